@@ -1,0 +1,20 @@
+# Writes OUT with the current git hash (and a dirty flag); rewrites only when it changes.
+execute_process(COMMAND git -C "${SOURCE_DIR}" rev-parse --short=12 HEAD
+                OUTPUT_VARIABLE _hash OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET RESULT_VARIABLE _rc)
+if(NOT _rc EQUAL 0 OR _hash STREQUAL "")
+  set(_hash "unknown")
+else()
+  execute_process(COMMAND git -C "${SOURCE_DIR}" status --porcelain --untracked-files=no
+                  OUTPUT_VARIABLE _dirty OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+  if(NOT _dirty STREQUAL "")
+    string(APPEND _hash "-dirty")
+  endif()
+endif()
+set(_content "#define GROOVE_GIT_HASH \"${_hash}\"\n")
+if(EXISTS "${OUT}")
+  file(READ "${OUT}" _old)
+  if(_old STREQUAL _content)
+    return()
+  endif()
+endif()
+file(WRITE "${OUT}" "${_content}")

@@ -1,0 +1,92 @@
+// Internal: the raw kernel entry points of each backend, with identical signatures in
+// groove::cpu (kernels/cpu/) and groove::cuda (kernels/cuda/). kernels/ops.cpp validates Tensors
+// and calls one of them. Pointers are on the context's device; sizes are element counts.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include <groove/config.h>
+
+#include "kernels/math.h"
+#include "kernels/ops.h"
+#include "runtime/context.h"
+#include "runtime/philox.h"
+
+namespace groove {
+
+// One batched product: c[b] (m x n) = alpha * op(a[b]) (m x k) @ op(b[b]) (k x n) + beta * c[b],
+// row-major; a stored [m, k] ([k, m] when trans_a), b stored [k, n] ([n, k] when trans_b).
+// A stride of 0 means the operand is shared by all `batch` products.
+struct GemmShape {
+  std::int64_t batch = 1, m = 0, n = 0, k = 0;
+  bool trans_a = false, trans_b = false;
+  std::int64_t stride_a = 0, stride_b = 0, stride_c = 0;
+};
+
+// A [outer, r, inner] view of a contiguous tensor reduced over r.
+struct ReduceShape {
+  std::int64_t outer = 1, r = 1, inner = 1;
+};
+
+// gather_rows: y[b, i, :] = x[b, index[b, i], :] for b < batch, i < m, rows of length d; x has p rows.
+struct GatherShape {
+  std::int64_t batch = 1, m = 0, p = 0, d = 0;
+  std::int64_t x_batch_stride = 0;      // elements; 0 = shared x
+  std::int64_t index_batch_stride = 0;  // elements; 0 = shared index
+};
+
+#define GROOVE_BACKEND_DECLARATIONS                                                                           \
+  template <typename T>                                                                                      \
+  void gemm(T* c, const T* a, const T* b, const GemmShape& s, T alpha, T beta, ops::GemmAlgo algo,          \
+            Context& ctx);                                                                                   \
+  template <typename T>                                                                                      \
+  void activation_forward(T* y, const T* x, std::int64_t n, Activation act, T slope, Context& ctx);          \
+  template <typename T>                                                                                      \
+  void activation_backward(T* dx, const T* dy, const T* x, std::int64_t n, Activation act, T slope,         \
+                           bool accumulate, Context& ctx);                                                   \
+  template <typename T>                                                                                      \
+  void bias_add(T* y, const T* x, const T* bias, std::int64_t models, std::int64_t rows, std::int64_t cols,  \
+                bool shared_bias, Context& ctx);                                                             \
+  template <typename T>                                                                                      \
+  void binary(T* z, const T* x, const T* y, std::int64_t n, BinaryOp op, Context& ctx);                      \
+  /* y = (accumulate ? y : 0) + alpha * (alpha_k ? alpha_k[model] : 1) * x over [models, per_model] */     \
+  template <typename T>                                                                                      \
+  void scale_add(T* y, const T* x, std::int64_t models, std::int64_t per_model, T alpha, const T* alpha_k,   \
+                 bool accumulate, Context& ctx);                                                             \
+  template <typename T>                                                                                      \
+  void fill(T* y, std::int64_t n, T value, Context& ctx);                                                    \
+  void copy_bytes(void* dst, const void* src, std::size_t bytes, Context& ctx);                              \
+  template <typename T>                                                                                      \
+  void reduce(T* out, const T* x, const ReduceShape& s, ReduceOp op, Context& ctx);                          \
+  template <typename T>                                                                                      \
+  void argmax(std::int32_t* out, const T* x, const ReduceShape& s, Context& ctx);                            \
+  template <typename T>                                                                                      \
+  void gather_rows(T* y, const T* x, const std::int32_t* index, const GatherShape& s, Context& ctx);         \
+  template <typename T>                                                                                      \
+  void one_hot(T* y, const std::int32_t* labels, std::int64_t n, std::int64_t classes, Context& ctx);        \
+  template <typename T>                                                                                      \
+  void random_uniform(T* y, std::int64_t n, const RngKey& key, T lo, T hi, Context& ctx);                    \
+  template <typename T>                                                                                      \
+  void random_normal(T* y, std::int64_t n, const RngKey& key, T mean, T stddev, Context& ctx);               \
+  template <typename T>                                                                                      \
+  void random_bernoulli(T* y, std::int64_t n, const RngKey& key, float p, Context& ctx);                     \
+  void random_permutation(std::int32_t* y, std::int64_t n, const RngKey& key, Context& ctx);
+
+namespace cpu {
+GROOVE_BACKEND_DECLARATIONS
+}  // namespace cpu
+
+#if GROOVE_WITH_CUDA
+namespace cuda {
+GROOVE_BACKEND_DECLARATIONS
+}  // namespace cuda
+#endif
+
+#undef GROOVE_BACKEND_DECLARATIONS
+
+// Explicit instantiation lists used by both backends' .cpp/.cu files.
+#define GROOVE_INSTANTIATE_FLOAT(MACRO) MACRO(float) MACRO(double)
+#define GROOVE_INSTANTIATE_ALL(MACRO) MACRO(float) MACRO(double) MACRO(std::int32_t)
+
+}  // namespace groove

@@ -1,0 +1,143 @@
+// CUDA elementwise kernels: activations (forward/backward), bias add, binary ops, scale/axpy,
+// fill, copy. CPU twins: kernels/cpu/elementwise.cpp; shared math: kernels/math.h.
+#include "kernels/backend.h"
+#include "kernels/cuda/launch.h"
+
+namespace groove::cuda {
+
+// kernels ------------------------------------------------------------------------------------
+// y may alias x (in-place ops), so these pointers are not __restrict__.
+namespace {
+
+template <Activation A, typename T>
+__global__ void activation_forward_kernel(T* y, const T* x, std::int64_t n, T slope) {
+  for (std::int64_t i = global_thread(); i < n; i += grid_stride()) y[i] = math::activation_forward<A>(x[i], slope);
+}
+
+template <Activation A, bool Accumulate, typename T>
+__global__ void activation_backward_kernel(T* dx, const T* dy, const T* x, std::int64_t n, T slope) {
+  for (std::int64_t i = global_thread(); i < n; i += grid_stride()) {
+    const T g = dy[i] * math::activation_derivative<A>(x[i], slope);
+    dx[i] = Accumulate ? dx[i] + g : g;
+  }
+}
+
+template <typename T>
+__global__ void bias_add_kernel(T* y, const T* x, const T* __restrict__ bias, std::int64_t n, std::int64_t rows,
+                                std::int64_t cols, bool shared_bias) {
+  for (std::int64_t i = global_thread(); i < n; i += grid_stride()) {
+    const std::int64_t col = i % cols;
+    const std::int64_t model = i / (rows * cols);
+    y[i] = x[i] + bias[shared_bias ? col : model * cols + col];
+  }
+}
+
+template <BinaryOp Op, typename T>
+__global__ void binary_kernel(T* z, const T* x, const T* y, std::int64_t n) {
+  for (std::int64_t i = global_thread(); i < n; i += grid_stride()) z[i] = math::binary_apply<Op>(x[i], y[i]);
+}
+
+template <bool Accumulate, typename T>
+__global__ void scale_add_kernel(T* y, const T* x, std::int64_t n, std::int64_t per_model, T alpha,
+                                 const T* __restrict__ alpha_k) {
+  for (std::int64_t i = global_thread(); i < n; i += grid_stride()) {
+    const T a = alpha_k ? alpha * alpha_k[i / per_model] : alpha;
+    y[i] = Accumulate ? y[i] + a * x[i] : a * x[i];
+  }
+}
+
+template <typename T>
+__global__ void fill_kernel(T* __restrict__ y, std::int64_t n, T value) {
+  for (std::int64_t i = global_thread(); i < n; i += grid_stride()) y[i] = value;
+}
+
+}  // namespace
+
+// entries --------------------------------------------------------------------------------------
+
+template <typename T>
+void activation_forward(T* y, const T* x, std::int64_t n, Activation act, T slope, Context& ctx) {
+  if (n == 0) return;
+  const cudaStream_t stream = cuda_stream(ctx);
+  math::with_activation(act, [&](auto a) {
+    activation_forward_kernel<decltype(a)::value, T><<<grid_for(n, ctx), kBlock, 0, stream>>>(y, x, n, slope);
+  });
+  GROOVE_LAUNCH_CHECK(stream, "activation_forward_kernel");
+}
+
+template <typename T>
+void activation_backward(T* dx, const T* dy, const T* x, std::int64_t n, Activation act, T slope,
+                         bool accumulate, Context& ctx) {
+  if (n == 0) return;
+  const cudaStream_t stream = cuda_stream(ctx);
+  math::with_activation(act, [&](auto a) {
+    constexpr Activation A = decltype(a)::value;
+    if (accumulate) {
+      activation_backward_kernel<A, true, T><<<grid_for(n, ctx), kBlock, 0, stream>>>(dx, dy, x, n, slope);
+    } else {
+      activation_backward_kernel<A, false, T><<<grid_for(n, ctx), kBlock, 0, stream>>>(dx, dy, x, n, slope);
+    }
+  });
+  GROOVE_LAUNCH_CHECK(stream, "activation_backward_kernel");
+}
+
+template <typename T>
+void bias_add(T* y, const T* x, const T* bias, std::int64_t models, std::int64_t rows, std::int64_t cols,
+              bool shared_bias, Context& ctx) {
+  const std::int64_t n = models * rows * cols;
+  if (n == 0) return;
+  const cudaStream_t stream = cuda_stream(ctx);
+  bias_add_kernel<T><<<grid_for(n, ctx), kBlock, 0, stream>>>(y, x, bias, n, rows, cols, shared_bias);
+  GROOVE_LAUNCH_CHECK(stream, "bias_add_kernel");
+}
+
+template <typename T>
+void binary(T* z, const T* x, const T* y, std::int64_t n, BinaryOp op, Context& ctx) {
+  if (n == 0) return;
+  const cudaStream_t stream = cuda_stream(ctx);
+  math::with_binary_op(op, [&](auto o) {
+    binary_kernel<decltype(o)::value, T><<<grid_for(n, ctx), kBlock, 0, stream>>>(z, x, y, n);
+  });
+  GROOVE_LAUNCH_CHECK(stream, "binary_kernel");
+}
+
+template <typename T>
+void scale_add(T* y, const T* x, std::int64_t models, std::int64_t per_model, T alpha, const T* alpha_k,
+               bool accumulate, Context& ctx) {
+  const std::int64_t n = models * per_model;
+  if (n == 0) return;
+  const cudaStream_t stream = cuda_stream(ctx);
+  if (accumulate) {
+    scale_add_kernel<true, T><<<grid_for(n, ctx), kBlock, 0, stream>>>(y, x, n, per_model, alpha, alpha_k);
+  } else {
+    scale_add_kernel<false, T><<<grid_for(n, ctx), kBlock, 0, stream>>>(y, x, n, per_model, alpha, alpha_k);
+  }
+  GROOVE_LAUNCH_CHECK(stream, "scale_add_kernel");
+}
+
+template <typename T>
+void fill(T* y, std::int64_t n, T value, Context& ctx) {
+  if (n == 0) return;
+  const cudaStream_t stream = cuda_stream(ctx);
+  fill_kernel<T><<<grid_for(n, ctx), kBlock, 0, stream>>>(y, n, value);
+  GROOVE_LAUNCH_CHECK(stream, "fill_kernel");
+}
+
+void copy_bytes(void* dst, const void* src, std::size_t bytes, Context& ctx) {
+  if (bytes == 0) return;
+  GROOVE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cuda_stream(ctx)));
+}
+
+#define GROOVE_INST(T)                                                                                          \
+  template void activation_forward<T>(T*, const T*, std::int64_t, Activation, T, Context&);                    \
+  template void activation_backward<T>(T*, const T*, const T*, std::int64_t, Activation, T, bool, Context&);   \
+  template void bias_add<T>(T*, const T*, const T*, std::int64_t, std::int64_t, std::int64_t, bool, Context&); \
+  template void binary<T>(T*, const T*, const T*, std::int64_t, BinaryOp, Context&);                          \
+  template void scale_add<T>(T*, const T*, std::int64_t, std::int64_t, T, const T*, bool, Context&);
+GROOVE_INSTANTIATE_FLOAT(GROOVE_INST)
+#undef GROOVE_INST
+#define GROOVE_INST(T) template void fill<T>(T*, std::int64_t, T, Context&);
+GROOVE_INSTANTIATE_ALL(GROOVE_INST)
+#undef GROOVE_INST
+
+}  // namespace groove::cuda

@@ -1,0 +1,123 @@
+// groove's ops: one declaration per op, on Tensors, for every backend. Each op validates its
+// arguments (a bad shape, dtype or device throws groove::Error naming the argument), then runs
+// the CPU kernel (kernels/cpu/) or the CUDA kernel (kernels/cuda/) for the context's device.
+// Argument order: outputs, inputs, options, context last. Ops never allocate (beyond the
+// context's workspace, which is reused) and never synchronize with the host.
+//
+// Shapes follow the ensemble-first convention: a leading model dimension K on every model
+// tensor. Where an op says "shared", the input may omit K and is used by all models.
+//
+// Where each op lives (forward / backward / CPU kernel / CUDA kernel / test):
+//   gemm                       kernels/cpu/gemm.cpp        kernels/cuda/gemm.cu         tests/kernels/test_gemm*.cpp
+//   activation, bias_add,      kernels/cpu/elementwise.cpp kernels/cuda/elementwise.cu  tests/kernels/test_elementwise*.cpp
+//   binary, scale, axpy, fill, copy
+//   reduce, argmax             kernels/cpu/reduce.cpp      kernels/cuda/reduce.cu       tests/kernels/test_reduce*.cpp
+//   gather_rows, one_hot       kernels/cpu/index.cpp       kernels/cuda/index.cu        tests/kernels/test_index*.cpp
+//   random_*                   kernels/cpu/random.cpp      kernels/cuda/random.cu       tests/kernels/test_random*.cpp
+// Per-element math shared by both backends: kernels/math.h (activations, reducers) and
+// runtime/philox.h (random numbers).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "kernels/math.h"
+#include "runtime/context.h"
+#include "runtime/philox.h"
+#include "runtime/tensor.h"
+
+namespace groove::ops {
+
+// ---------------------------------------------------------------------------------------------
+// GEMM
+
+enum class GemmAlgo : std::uint8_t {
+  automatic,    // chosen by shape (see gemm_algo_for)
+  vendor,       // OpenBLAS on the CPU, cuBLAS on CUDA
+  handwritten,  // groove's tiled kernel on CUDA; the double-accumulating reference loop on the CPU
+};
+
+struct GemmOptions {
+  bool trans_a = false;
+  bool trans_b = false;
+  double alpha = 1.0;
+  double beta = 0.0;  // 0: c is write-only (its old contents, even NaN, are ignored)
+  GemmAlgo algo = GemmAlgo::automatic;
+};
+
+// c[k] = alpha * op(a[k]) @ op(b[k]) + beta * c[k] for every model k, with op(x) = x or x^T.
+//   a: [K, M, Ka] ([K, Ka, M] when trans_a), or shared [M, Ka] ([Ka, M])
+//   b: [K, Ka, N] ([K, N, Ka] when trans_b), or shared [Ka, N] ([N, Ka])
+//   c: [K, M, N]; [M, N] when both a and b are shared.
+// f32 or f64, all of one dtype. A shared b with an untransposed batched a runs as one GEMM of
+// K*M rows. The CPU runs the K products in parallel with OpenMP (single-threaded BLAS inside).
+void gemm(Tensor& c, const Tensor& a, const Tensor& b, const GemmOptions& options, Context& ctx);
+
+// The algorithm `automatic` picks on a backend for one product of these sizes.
+GemmAlgo gemm_algo_for(Device device, std::int64_t m, std::int64_t n, std::int64_t k);
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise
+
+Activation parse_activation(const std::string& name);  // "relu", "leaky_relu" / "leaky-relu", ...
+const char* activation_name(Activation a);
+
+// y = phi(x), any shape; y may alias x. `slope`: negative-side slope of leaky_relu.
+void activation_forward(Tensor& y, const Tensor& x, Activation act, Context& ctx, double slope = 0.01);
+// dx = dy * phi'(x), or dx += dy * phi'(x) when accumulate (gradients accumulate).
+void activation_backward(Tensor& dx, const Tensor& dy, const Tensor& x, Activation act, bool accumulate,
+                         Context& ctx, double slope = 0.01);
+
+// y[k, ..., n] = x[k, ..., n] + bias[k, n]; bias may be shared [N]. x: [K, rows..., N]; y may alias x.
+void bias_add(Tensor& y, const Tensor& x, const Tensor& bias, Context& ctx);
+
+// z = x op y elementwise (same shapes); z may alias x or y.
+void binary(Tensor& z, const Tensor& x, const Tensor& y, BinaryOp op, Context& ctx);
+
+// y = alpha * x (scalar alpha), or y[k, ...] = alpha[k] * x[k, ...] with a per-model [K] alpha on
+// the device (hyperparameters live on the device). y may alias x.
+void scale(Tensor& y, const Tensor& x, double alpha, Context& ctx);
+void scale(Tensor& y, const Tensor& x, const Tensor& alpha_per_model, Context& ctx);
+// y += alpha * x, or y[k, ...] += alpha[k] * x[k, ...].
+void axpy(Tensor& y, const Tensor& x, double alpha, Context& ctx);
+void axpy(Tensor& y, const Tensor& x, const Tensor& alpha_per_model, Context& ctx);
+
+// y = value everywhere (any dtype).
+void fill(Tensor& y, double value, Context& ctx);
+// dst = src (same shape and dtype, both on the context's device).
+void copy(Tensor& dst, const Tensor& src, Context& ctx);
+
+// ---------------------------------------------------------------------------------------------
+// Reductions (fixed order: deterministic, no atomics; sums accumulate in double)
+
+// out = reduction of x along `axis` (negative counts from the end); out has x's shape without
+// that axis. max propagates NaN; max over an empty axis is an error.
+void reduce(Tensor& out, const Tensor& x, int axis, ReduceOp op, Context& ctx);
+// out (i32) = index of the maximum along `axis`: the first maximum, or the first NaN if any.
+void argmax(Tensor& out, const Tensor& x, int axis, Context& ctx);
+
+// ---------------------------------------------------------------------------------------------
+// Indexing
+
+// y[k, i, :] = x[k, index[i], :] (index shared [M]) or x[k, index[k, i], :] (index [K, M]).
+//   x: [K, P, D] or shared [P, D];  y: [K, M, D] ([M, D] when x and index are shared).
+// Index values must lie in [0, P): the CPU backend throws naming the first bad one; the CUDA
+// backend cannot report from the device and writes NaN (0 for i32) rows instead.
+void gather_rows(Tensor& y, const Tensor& x, const Tensor& index, Context& ctx);
+// y[..., c] = (labels[...] == c) for c < C, y: [..., C] (f32/f64), labels i32. A label outside
+// [0, C) gives an all-zero row (loaders validate labels where they enter).
+void one_hot(Tensor& y, const Tensor& labels, Context& ctx);
+
+// ---------------------------------------------------------------------------------------------
+// Random numbers (Philox-4x32-10, runtime/philox.h). Element i is drawn from counter block
+// key.offset + i / per_block, so results are identical on every backend and thread layout.
+// Each returns the number of counter blocks used: the next independent draw on the same stream
+// starts at key.offset + that.
+
+std::uint64_t random_uniform(Tensor& y, const RngKey& key, double lo, double hi, Context& ctx);  // (lo, hi)
+std::uint64_t random_normal(Tensor& y, const RngKey& key, double mean, double stddev, Context& ctx);
+std::uint64_t random_bernoulli(Tensor& y, const RngKey& key, double p, Context& ctx);  // 1 w.p. p, else 0
+// y (i32, [n]) = a uniformly random permutation of 0..n-1.
+std::uint64_t random_permutation(Tensor& y, const RngKey& key, Context& ctx);
+
+}  // namespace groove::ops
