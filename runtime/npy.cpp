@@ -32,9 +32,7 @@ constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
 // ---------------------------------------------------------------------------------------------
 // Little-endian byte access
 
-std::uint16_t get_u16(const unsigned char* p) {
-  return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
-}
+std::uint16_t get_u16(const unsigned char* p) { return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
 std::uint32_t get_u32(const unsigned char* p) {
   return static_cast<std::uint32_t>(p[0]) | (static_cast<std::uint32_t>(p[1]) << 8) |
          (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
@@ -103,11 +101,11 @@ std::string read_whole_file(const std::string& path) {
 struct PyValue {
   enum class Kind { string, integer, boolean, none, tuple, list, dict };
   Kind kind = Kind::none;
-  std::string text;                                        // string
-  std::int64_t integer = 0;                                // integer
-  bool boolean = false;                                    // boolean
-  std::vector<PyValue> items;                              // tuple, list
-  std::vector<std::pair<std::string, PyValue>> entries;    // dict
+  std::string text;                                      // string
+  std::int64_t integer = 0;                              // integer
+  bool boolean = false;                                  // boolean
+  std::vector<PyValue> items;                            // tuple, list
+  std::vector<std::pair<std::string, PyValue>> entries;  // dict
 };
 
 class LiteralParser {
@@ -127,7 +125,8 @@ class LiteralParser {
   static constexpr int kMaxDepth = 16;
 
   [[noreturn]] void fail(const std::string& why) const {
-    GROOVE_THROW(what_, ": malformed NPY header (", why, " at offset ", pos_, "): \"", printable(text_), "\"");
+    GROOVE_THROW(what_, ": malformed NPY header (", why, " at offset ", pos_, "): \"", printable(text_),
+                 "\"");
   }
 
   bool at_end() const { return pos_ >= text_.size(); }
@@ -321,13 +320,14 @@ void convert_to_i32(const unsigned char* src, std::int64_t n, std::int32_t* dst,
     std::memcpy(&v, src + i * static_cast<std::int64_t>(sizeof(S)), sizeof(S));
     if constexpr (sizeof(S) >= 4 && std::is_signed_v<S>) {
       const std::int64_t w = v;
-      GROOVE_CHECK(w >= std::numeric_limits<std::int32_t>::min() && w <= std::numeric_limits<std::int32_t>::max(),
-                   what, ": ", descr, " value ", w, " at flat index ", i,
-                   " does not fit in int32 (groove reads integer arrays as int32)");
+      GROOVE_CHECK(
+          w >= std::numeric_limits<std::int32_t>::min() && w <= std::numeric_limits<std::int32_t>::max(),
+          what, ": ", descr, " value ", w, " at flat index ", i,
+          " does not fit in int32 (groove reads integer arrays as int32)");
     } else if constexpr (sizeof(S) >= 4) {
       const std::uint64_t w = v;
-      GROOVE_CHECK(w <= static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max()), what, ": ", descr,
-                   " value ", w, " at flat index ", i,
+      GROOVE_CHECK(w <= static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max()), what, ": ",
+                   descr, " value ", w, " at flat index ", i,
                    " does not fit in int32 (groove reads integer arrays as int32)");
     }
     dst[i] = static_cast<std::int32_t>(v);
@@ -427,7 +427,8 @@ ZipArchive open_zip(const std::string& path) {
   if (eocd >= kZip64LocatorSize && get_u32(base + eocd - kZip64LocatorSize) == kZip64LocatorSig) {
     const std::uint64_t z64 = get_u64(base + eocd - kZip64LocatorSize + 8);
     GROOVE_CHECK(in_bounds(z64, kZip64EocdSize, size) && get_u32(base + z64) == kZip64EocdSig, path,
-                 ": corrupted ZIP64 end-of-central-directory record (offset ", z64, ", archive size ", size, ")");
+                 ": corrupted ZIP64 end-of-central-directory record (offset ", z64, ", archive size ", size,
+                 ")");
     count = get_u64(base + z64 + 32);
     cd_size = get_u64(base + z64 + 40);
     cd_offset = get_u64(base + z64 + 48);
@@ -445,7 +446,8 @@ ZipArchive open_zip(const std::string& path) {
     GROOVE_CHECK(in_bounds(p, kCentralSize, cd_end) && get_u32(base + p) == kCentralSig, path,
                  ": corrupted central directory (entry ", i, " at offset ", p, ")");
     const unsigned char* c = base + p;
-    const std::uint64_t name_len = get_u16(c + 28), extra_len = get_u16(c + 30), comment_len = get_u16(c + 32);
+    const std::uint64_t name_len = get_u16(c + 28), extra_len = get_u16(c + 30),
+                        comment_len = get_u16(c + 32);
     GROOVE_CHECK(in_bounds(p + kCentralSize, name_len + extra_len + comment_len, cd_end), path,
                  ": corrupted central directory (entry ", i, " extends past the directory)");
     ZipEntry entry;
@@ -545,15 +547,15 @@ std::string inflate_raw(const unsigned char* in, std::uint64_t in_size, std::uin
     if (rc == Z_BUF_ERROR) {
       GROOVE_CHECK(!(s.zs.avail_in == 0 && in_left == 0), what,
                    ": compressed data ends before the end of the deflate stream (truncated or corrupted)");
-      GROOVE_CHECK(!(s.zs.avail_out == 0 && out_left == 0), what,
-                   ": decompresses to more than the ", out_size, " bytes the central directory declares");
+      GROOVE_CHECK(!(s.zs.avail_out == 0 && out_left == 0), what, ": decompresses to more than the ",
+                   out_size, " bytes the central directory declares");
     }
     GROOVE_THROW(what, ": inflate failed (zlib error ", rc, s.zs.msg ? std::string(": ") + s.zs.msg : "",
                  "); the archive is corrupted");
   }
   const std::uint64_t produced = out_size - out_left - s.zs.avail_out;
-  GROOVE_CHECK(produced == out_size, what, ": decompresses to ", produced, " bytes but the central directory declares ",
-               out_size);
+  GROOVE_CHECK(produced == out_size, what, ": decompresses to ", produced,
+               " bytes but the central directory declares ", out_size);
   return out;
 }
 
@@ -569,12 +571,13 @@ Tensor extract_member(const ZipArchive& zip, const ZipEntry& entry) {
   // np.savez's force_zip64) often differs from the central directory's.
   const std::uint64_t name_len = get_u16(h + 26), extra_len = get_u16(h + 28);
   const std::uint64_t data_offset = entry.local_offset + kLocalSize + name_len + extra_len;
-  GROOVE_CHECK(data_offset <= size && std::string_view(reinterpret_cast<const char*>(h + kLocalSize), name_len) ==
-                                          entry.name,
+  GROOVE_CHECK(data_offset <= size &&
+                   std::string_view(reinterpret_cast<const char*>(h + kLocalSize), name_len) == entry.name,
                what, ": local header does not match the central directory");
   GROOVE_CHECK((get_u16(h + 6) & 0x41) == 0, what, ": encrypted members are not supported");
   GROOVE_CHECK(in_bounds(data_offset, entry.compressed, size), what, ": data (offset ", data_offset, ", ",
-               entry.compressed, " bytes) extends past the end of the archive (", size, " bytes); truncated?");
+               entry.compressed, " bytes) extends past the end of the archive (", size,
+               " bytes); truncated?");
 
   const unsigned char* data = base + data_offset;
   std::string inflated;
@@ -611,8 +614,9 @@ struct DeflateStream {
 
 std::string deflate_raw(const std::string& input, const std::string& what) {
   DeflateStream s;
-  GROOVE_CHECK(deflateInit2(&s.zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK,
-               what, ": zlib deflateInit2 failed");
+  GROOVE_CHECK(
+      deflateInit2(&s.zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK, what,
+      ": zlib deflateInit2 failed");
   s.ready = true;
   std::string out;
   std::vector<unsigned char> buf(256 * 1024);
@@ -652,14 +656,15 @@ Tensor parse_npy(const void* data, std::size_t bytes, const std::string& what) {
   GROOVE_CHECK(std::memcmp(p, kMagic, 6) == 0, what, ": not an NPY file (it starts with \"",
                printable(std::string_view(reinterpret_cast<const char*>(p), 6)), "\", not \"\\x93NUMPY\")");
   const int major = p[6], minor = p[7];
-  GROOVE_CHECK((major == 1 || major == 2 || major == 3) && minor == 0, what, ": unsupported NPY format version ",
-               major, ".", minor, " (supported: 1.0, 2.0, 3.0)");
+  GROOVE_CHECK((major == 1 || major == 2 || major == 3) && minor == 0, what,
+               ": unsupported NPY format version ", major, ".", minor, " (supported: 1.0, 2.0, 3.0)");
   const std::size_t prefix = major == 1 ? 10 : 12;
   GROOVE_CHECK(bytes >= prefix, what, ": truncated NPY header (", bytes, " bytes)");
   const std::uint64_t header_len = major == 1 ? get_u16(p + 8) : get_u32(p + 8);
   GROOVE_CHECK(header_len <= bytes - prefix, what, ": NPY header length ", header_len,
                " extends past the end of the file (", bytes, " bytes); truncated header?");
-  const std::string_view header(reinterpret_cast<const char*>(p + prefix), static_cast<std::size_t>(header_len));
+  const std::string_view header(reinterpret_cast<const char*>(p + prefix),
+                                static_cast<std::size_t>(header_len));
 
   const PyValue dict = LiteralParser(header, what).parse();
   GROOVE_CHECK(dict.kind == PyValue::Kind::dict, what, ": malformed NPY header (not a dictionary): \"",
@@ -675,33 +680,34 @@ Tensor parse_npy(const void* data, std::size_t bytes, const std::string& what) {
     } else if (key == "shape") {
       shape_v = &value;
     } else {
-      GROOVE_THROW(what, ": malformed NPY header (unexpected key '", printable(key), "'): \"", printable(header),
-                   "\"");
+      GROOVE_THROW(what, ": malformed NPY header (unexpected key '", printable(key), "'): \"",
+                   printable(header), "\"");
     }
   }
   auto require = [&](const PyValue* v, const char* key) {
-    GROOVE_CHECK(v != nullptr, what, ": malformed NPY header (no '", key, "' key): \"", printable(header), "\"");
+    GROOVE_CHECK(v != nullptr, what, ": malformed NPY header (no '", key, "' key): \"", printable(header),
+                 "\"");
   };
   require(descr, "descr");
   require(fortran, "fortran_order");
   require(shape_v, "shape");
   GROOVE_CHECK(descr->kind == PyValue::Kind::string, what,
-               ": unsupported dtype (structured or sub-array dtypes are not supported): \"", printable(header),
-               "\"");
+               ": unsupported dtype (structured or sub-array dtypes are not supported): \"",
+               printable(header), "\"");
   GROOVE_CHECK(fortran->kind == PyValue::Kind::boolean, what,
                ": malformed NPY header ('fortran_order' is not True or False): \"", printable(header), "\"");
   GROOVE_CHECK(!fortran->boolean, what,
                ": Fortran-order arrays are not supported; save with np.ascontiguousarray");
-  GROOVE_CHECK(shape_v->kind == PyValue::Kind::tuple, what, ": malformed NPY header ('shape' is not a tuple): \"",
-               printable(header), "\"");
+  GROOVE_CHECK(shape_v->kind == PyValue::Kind::tuple, what,
+               ": malformed NPY header ('shape' is not a tuple): \"", printable(header), "\"");
   GROOVE_CHECK(shape_v->items.size() <= static_cast<std::size_t>(Shape::kMaxDims), what, ": array has ",
                shape_v->items.size(), " dimensions; groove supports at most ", Shape::kMaxDims);
   std::vector<std::int64_t> dims;
   std::int64_t count = 1;
   bool overflow = false;
   for (const PyValue& d : shape_v->items) {
-    GROOVE_CHECK(d.kind == PyValue::Kind::integer, what, ": malformed NPY header (shape entry is not an integer): \"",
-                 printable(header), "\"");
+    GROOVE_CHECK(d.kind == PyValue::Kind::integer, what,
+                 ": malformed NPY header (shape entry is not an integer): \"", printable(header), "\"");
     GROOVE_CHECK(d.integer >= 0, what, ": negative dimension ", d.integer, " in shape \"", printable(header),
                  "\"");
     // Same left-to-right order as Shape::numel, so any shape accepted here is accepted there.
@@ -709,10 +715,11 @@ Tensor parse_npy(const void* data, std::size_t bytes, const std::string& what) {
     if (!overflow) count *= d.integer;
     dims.push_back(d.integer);
   }
-  GROOVE_CHECK(!overflow, what, ": the element count of the shape overflows int64: \"", printable(header), "\"");
+  GROOVE_CHECK(!overflow, what, ": the element count of the shape overflows int64: \"", printable(header),
+               "\"");
   const Source src = parse_descr(descr->text, what);
-  GROOVE_CHECK(count <= kInt64Max / static_cast<std::int64_t>(src.itemsize), what, ": the data size of shape ",
-               shape_repr(Shape(dims)), " overflows int64");
+  GROOVE_CHECK(count <= kInt64Max / static_cast<std::int64_t>(src.itemsize), what,
+               ": the data size of shape ", shape_repr(Shape(dims)), " overflows int64");
   const std::uint64_t need = static_cast<std::uint64_t>(count) * src.itemsize;
   const std::uint64_t have = bytes - prefix - header_len;
   GROOVE_CHECK(have >= need, what, ": truncated data: shape ", shape_repr(Shape(dims)), " of '", descr->text,
@@ -750,7 +757,8 @@ std::string serialize_npy(const Tensor& tensor) {
                      "', 'fortran_order': False, 'shape': " + shape_repr(host.shape()) + ", }";
   // numpy leaves room for the first dimension to grow to 21 digits (np.lib.format's
   // GROWTH_AXIS_MAX_DIGITS); doing the same makes our files byte-identical to np.save's.
-  if (host.ndim() > 0) dict.append(21 - std::min<std::size_t>(21, std::to_string(host.shape()[0]).size()), ' ');
+  if (host.ndim() > 0)
+    dict.append(21 - std::min<std::size_t>(21, std::to_string(host.shape()[0]).size()), ' ');
   // The data starts at a multiple of 64 bytes, as numpy writes it (aligned for memory mapping).
   auto padded_len = [&](std::size_t prefix) {
     const std::size_t hlen = dict.size() + 1;
@@ -809,8 +817,8 @@ Tensor read_npz_array(const std::string& path, const std::string& name) {
     if (array_name(entry) == name) return extract_member(zip, entry);
     present += (present.empty() ? "" : ", ") + array_name(entry);
   }
-  GROOVE_THROW(path, ": no array named '", name, "' in the archive; arrays present: ",
-               present.empty() ? "(none)" : present);
+  GROOVE_THROW(path, ": no array named '", name,
+               "' in the archive; arrays present: ", present.empty() ? "(none)" : present);
 }
 
 void write_npz(const std::string& path, const std::vector<NamedTensor>& arrays, NpzCompression compression) {
@@ -876,10 +884,10 @@ void write_npz(const std::string& path, const std::vector<NamedTensor>& arrays, 
     put_u32(central, body.size());
     put_u32(central, npy.size());
     put_u16(central, static_cast<std::uint32_t>(name.size()));
-    put_u16(central, 0);  // extra
-    put_u16(central, 0);  // comment
-    put_u16(central, 0);  // disk
-    put_u16(central, 0);  // internal attributes
+    put_u16(central, 0);               // extra
+    put_u16(central, 0);               // comment
+    put_u16(central, 0);               // disk
+    put_u16(central, 0);               // internal attributes
     put_u32(central, 0100644u << 16);  // external attributes: a regular file, rw-r--r--
     put_u32(central, offset);
     central += name;
@@ -906,7 +914,8 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) {
-    GROOVE_THROW("cannot write '", path, "': cannot create the temporary file '", tmp, "': ", errno_text(errno));
+    GROOVE_THROW("cannot write '", path, "': cannot create the temporary file '", tmp,
+                 "': ", errno_text(errno));
   }
   auto fail = [&](const char* step, int err, bool close_fd) {
     if (close_fd) ::close(fd);

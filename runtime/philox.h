@@ -121,7 +121,7 @@ GROOVE_HD inline void sincos_2pi(double u, double& s, double& c) {
   const double x = r * 6.28318530717958647693;
   const double x2 = x * x;
   double ps = -1.0 / 355687428096000.0;  // -1/17!
-  ps = fma(ps, x2, 1.0 / 20922789888000.0);
+  ps = fma(ps, x2, 1.0 / 1307674368000.0);
   ps = fma(ps, x2, -1.0 / 6227020800.0);
   ps = fma(ps, x2, 1.0 / 39916800.0);
   ps = fma(ps, x2, -1.0 / 362880.0);
