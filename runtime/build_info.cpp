@@ -13,6 +13,8 @@ namespace groove {
 namespace {
 std::string blas_description() {
   std::string s = openblas_get_config();
+  s += ", core ";
+  s += openblas_get_corename();
   switch (openblas_get_parallel()) {
     case 0: s += " (sequential)"; break;
     case 1: s += " (pthreads)"; break;

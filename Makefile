@@ -1,0 +1,51 @@
+# Thin wrapper over CMake. The README's two commands:
+#   make demo   install what is missing, build, run the main job, print where its results are
+#   make test   install what is missing, configure, build everything (CUDA code included when nvcc
+#               is present), run every test (GPU tests skip with a message when no GPU is present)
+# Variables: BUILD (build folder), BUILD_TYPE, JOBS, WERROR (ON in CI), CMAKE_ARGS, OUT.
+
+BUILD      ?= build
+BUILD_TYPE ?= Release
+JOBS       ?= $(shell nproc)
+WERROR     ?= $(if $(CI),ON,OFF)
+CMAKE_ARGS ?=
+OUT        ?= out/demo
+
+.PHONY: all deps configure build test test-gpu bench demo install clean
+
+all: build
+
+deps:
+	@tools/install-deps
+
+configure: deps
+	@if [ -f $(BUILD)/CMakeCache.txt ]; then gen=""; else gen="-G Ninja"; fi; \
+	cmake -S . -B $(BUILD) $$gen -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DGROOVE_WERROR=$(WERROR) $(CMAKE_ARGS)
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+# Only the GPU-labelled tests (CUDA kernels against their CPU twins).
+test-gpu: build
+	ctest --test-dir $(BUILD) --output-on-failure -L gpu
+
+bench: build
+	$(BUILD)/bench/groove_bench --benchmark_min_time=0.2
+
+demo: build
+	@mkdir -p $(OUT)
+	$(BUILD)/tools/groove info --out $(OUT)/info.json
+	$(BUILD)/tools/groove selfcheck --out $(OUT)/selfcheck.json
+	@echo
+	@echo "demo results: $(OUT)/info.json (machine and build), $(OUT)/selfcheck.json (every core op checked"
+	@echo "against its reference on $$($(BUILD)/tools/groove info --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["default_device"])' 2>/dev/null || echo 'the default device'))."
+	@echo "No plots yet: training runs and their plots arrive with the training issues."
+
+install: build
+	cmake --install $(BUILD) --prefix $(or $(PREFIX),/usr/local)
+
+clean:
+	rm -rf $(BUILD) out

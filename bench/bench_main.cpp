@@ -1,0 +1,47 @@
+// groove_bench: Google Benchmark entry point and shared helpers. Run with --help for filters;
+// `tools/gpu-check` runs it on a GPU machine.
+#include <chrono>
+
+#include "bench/bench_util.h"
+#include "kernels/ops.h"
+#include "runtime/device.h"
+
+namespace groove::bench {
+
+Context& cpu_context() {
+  static Context ctx(Device::cpu());
+  return ctx;
+}
+
+Context* gpu_context() {
+  static std::unique_ptr<Context> ctx = cuda_device_count() > 0 ? std::make_unique<Context>(Device::cuda(0)) : nullptr;
+  return ctx.get();
+}
+
+void set_rates(benchmark::State& state, double flops, double bytes) {
+  if (flops > 0) {
+    state.counters["FLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate,
+                                                  benchmark::Counter::OneK::kIs1000);
+  }
+  if (bytes > 0) {
+    state.counters["bytes/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate,
+                                                   benchmark::Counter::OneK::kIs1024);
+  }
+}
+
+Tensor random_on(Context& ctx, const Shape& shape, DType dtype, std::uint64_t seed) {
+  Tensor t = Tensor::empty(shape, dtype, ctx);
+  ops::random_uniform(t, RngKey{seed, 0xbe7c, 0}, -1.0, 1.0, ctx);
+  return t;
+}
+
+}  // namespace groove::bench
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::AddCustomContext("groove_gpu", groove::bench::gpu_context() ? "yes" : "no (CUDA benchmarks skipped)");
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
