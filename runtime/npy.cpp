@@ -8,6 +8,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -911,7 +912,9 @@ void write_npz(const std::string& path, const std::vector<NamedTensor>& arrays, 
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {
   GROOVE_CHECK(!path.empty(), "write_file_atomic: empty path");
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  // Unique per process and per call, so concurrent writers of one path never share a temp file.
+  static std::atomic<unsigned long> counter{0};
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(++counter);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) {
     GROOVE_THROW("cannot write '", path, "': cannot create the temporary file '", tmp,
