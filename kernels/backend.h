@@ -85,8 +85,31 @@ GROOVE_BACKEND_DECLARATIONS
 
 #undef GROOVE_BACKEND_DECLARATIONS
 
-// Explicit instantiation lists used by both backends' .cpp/.cu files.
-#define GROOVE_INSTANTIATE_FLOAT(MACRO) MACRO(float) MACRO(double)
-#define GROOVE_INSTANTIATE_ALL(MACRO) MACRO(float) MACRO(double) MACRO(std::int32_t)
+// Explicit instantiations, written once for both backends: each backend file defines the
+// templates above in its namespace and then invokes the macro for its group.
+#define GROOVE_INSTANTIATE_GEMM(T) \
+  template void gemm<T>(T*, const T*, const T*, const GemmShape&, T, T, ops::GemmAlgo, Context&);
+#define GROOVE_INSTANTIATE_ELEMENTWISE(T)                                                                       \
+  template void activation_forward<T>(T*, const T*, std::int64_t, Activation, T, Context&);                    \
+  template void activation_backward<T>(T*, const T*, const T*, std::int64_t, Activation, T, bool, Context&);   \
+  template void bias_add<T>(T*, const T*, const T*, std::int64_t, std::int64_t, std::int64_t, bool, Context&); \
+  template void binary<T>(T*, const T*, const T*, std::int64_t, BinaryOp, Context&);                          \
+  template void scale_add<T>(T*, const T*, std::int64_t, std::int64_t, T, const T*, bool, Context&);
+#define GROOVE_INSTANTIATE_FILL(T) template void fill<T>(T*, std::int64_t, T, Context&);
+#define GROOVE_INSTANTIATE_REDUCE(T)                                              \
+  template void reduce<T>(T*, const T*, const ReduceShape&, ReduceOp, Context&); \
+  template void argmax<T>(std::int32_t*, const T*, const ReduceShape&, Context&);
+#define GROOVE_INSTANTIATE_GATHER(T) \
+  template void gather_rows<T>(T*, const T*, const std::int32_t*, const GatherShape&, Context&);
+#define GROOVE_INSTANTIATE_ONE_HOT(T) \
+  template void one_hot<T>(T*, const std::int32_t*, std::int64_t, std::int64_t, Context&);
+#define GROOVE_INSTANTIATE_RANDOM(T)                                                \
+  template void random_uniform<T>(T*, std::int64_t, const RngKey&, T, T, Context&); \
+  template void random_normal<T>(T*, std::int64_t, const RngKey&, T, T, Context&);  \
+  template void random_bernoulli<T>(T*, std::int64_t, const RngKey&, float, Context&);
+
+// Applies an instantiation macro to the floating types, or to every dtype.
+#define GROOVE_FOR_FLOAT_TYPES(MACRO) MACRO(float) MACRO(double)
+#define GROOVE_FOR_ALL_TYPES(MACRO) MACRO(float) MACRO(double) MACRO(std::int32_t)
 
 }  // namespace groove

@@ -82,16 +82,7 @@ void copy_bytes(void* dst, const void* src, std::size_t bytes, Context&) {
   if (bytes) std::memmove(dst, src, bytes);
 }
 
-#define GROOVE_INST(T)                                                                                          \
-  template void activation_forward<T>(T*, const T*, std::int64_t, Activation, T, Context&);                    \
-  template void activation_backward<T>(T*, const T*, const T*, std::int64_t, Activation, T, bool, Context&);   \
-  template void bias_add<T>(T*, const T*, const T*, std::int64_t, std::int64_t, std::int64_t, bool, Context&); \
-  template void binary<T>(T*, const T*, const T*, std::int64_t, BinaryOp, Context&);                          \
-  template void scale_add<T>(T*, const T*, std::int64_t, std::int64_t, T, const T*, bool, Context&);
-GROOVE_INSTANTIATE_FLOAT(GROOVE_INST)
-#undef GROOVE_INST
-#define GROOVE_INST(T) template void fill<T>(T*, std::int64_t, T, Context&);
-GROOVE_INSTANTIATE_ALL(GROOVE_INST)
-#undef GROOVE_INST
+GROOVE_FOR_FLOAT_TYPES(GROOVE_INSTANTIATE_ELEMENTWISE)
+GROOVE_FOR_ALL_TYPES(GROOVE_INSTANTIATE_FILL)
 
 }  // namespace groove::cpu

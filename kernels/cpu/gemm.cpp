@@ -92,9 +92,6 @@ void gemm(T* c, const T* a, const T* b, const GemmShape& s, T alpha, T beta, ops
   for (std::int64_t i = 0; i < s.batch; ++i) one(i, s.m);
 }
 
-#define GROOVE_INST(T) \
-  template void gemm<T>(T*, const T*, const T*, const GemmShape&, T, T, ops::GemmAlgo, Context&);
-GROOVE_INSTANTIATE_FLOAT(GROOVE_INST)
-#undef GROOVE_INST
+GROOVE_FOR_FLOAT_TYPES(GROOVE_INSTANTIATE_GEMM)
 
 }  // namespace groove::cpu

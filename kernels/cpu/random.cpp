@@ -52,11 +52,6 @@ void random_permutation(std::int32_t* y, std::int64_t n, const RngKey& key, Cont
   for (std::int64_t i = 0; i < n; ++i) y[i] = keyed[static_cast<std::size_t>(i)].second;
 }
 
-#define GROOVE_INST(T)                                                                           \
-  template void random_uniform<T>(T*, std::int64_t, const RngKey&, T, T, Context&);             \
-  template void random_normal<T>(T*, std::int64_t, const RngKey&, T, T, Context&);              \
-  template void random_bernoulli<T>(T*, std::int64_t, const RngKey&, float, Context&);
-GROOVE_INSTANTIATE_FLOAT(GROOVE_INST)
-#undef GROOVE_INST
+GROOVE_FOR_FLOAT_TYPES(GROOVE_INSTANTIATE_RANDOM)
 
 }  // namespace groove::cpu

@@ -49,10 +49,6 @@ void argmax(std::int32_t* out, const T* x, const ReduceShape& s, Context&) {
   }
 }
 
-#define GROOVE_INST(T)                                                              \
-  template void reduce<T>(T*, const T*, const ReduceShape&, ReduceOp, Context&);   \
-  template void argmax<T>(std::int32_t*, const T*, const ReduceShape&, Context&);
-GROOVE_INSTANTIATE_FLOAT(GROOVE_INST)
-#undef GROOVE_INST
+GROOVE_FOR_FLOAT_TYPES(GROOVE_INSTANTIATE_REDUCE)
 
 }  // namespace groove::cpu

@@ -48,12 +48,7 @@ void one_hot(T* y, const std::int32_t* labels, std::int64_t n, std::int64_t clas
   GROOVE_LAUNCH_CHECK(stream, "one_hot_kernel");
 }
 
-#define GROOVE_INST(T) \
-  template void gather_rows<T>(T*, const T*, const std::int32_t*, const GatherShape&, Context&);
-GROOVE_INSTANTIATE_ALL(GROOVE_INST)
-#undef GROOVE_INST
-#define GROOVE_INST(T) template void one_hot<T>(T*, const std::int32_t*, std::int64_t, std::int64_t, Context&);
-GROOVE_INSTANTIATE_FLOAT(GROOVE_INST)
-#undef GROOVE_INST
+GROOVE_FOR_ALL_TYPES(GROOVE_INSTANTIATE_GATHER)
+GROOVE_FOR_FLOAT_TYPES(GROOVE_INSTANTIATE_ONE_HOT)
 
 }  // namespace groove::cuda

@@ -11,39 +11,36 @@ namespace groove::cuda {
 namespace {
 // kernels ------------------------------------------------------------------------------------
 
+// Draws: the value of element `lane` of a counter block, for each distribution (runtime/philox.h).
 template <typename T>
-__global__ void uniform_kernel(T* __restrict__ y, std::int64_t n, RngKey key, T lo, T hi) {
-  constexpr int per = sizeof(T) == 4 ? kUniformF32PerBlock : kUniformF64PerBlock;
+struct UniformDraw {
+  static constexpr int kPerBlock = sizeof(T) == 4 ? kUniformF32PerBlock : kUniformF64PerBlock;
+  T lo, hi;
+  __device__ T operator()(U32x4 w, int lane) const { return uniform_from_block<T>(w, lane, lo, hi); }
+};
+template <typename T>
+struct NormalDraw {
+  static constexpr int kPerBlock = kNormalPerBlock;
+  T mean, stddev;
+  __device__ T operator()(U32x4 w, int lane) const { return normal_from_block<T>(w, lane, mean, stddev); }
+};
+template <typename T>
+struct BernoulliDraw {
+  static constexpr int kPerBlock = kBernoulliPerBlock;
+  float p;
+  __device__ T operator()(U32x4 w, int lane) const { return bernoulli_from_block(w, lane, p) ? T(1) : T(0); }
+};
+
+// One thread per counter block; element i comes from block key.offset + i / kPerBlock.
+template <typename T, typename Draw>
+__global__ void draw_kernel(T* __restrict__ y, std::int64_t n, RngKey key, Draw draw) {
+  constexpr int per = Draw::kPerBlock;
   const std::int64_t blocks = (n + per - 1) / per;
   for (std::int64_t b = global_thread(); b < blocks; b += grid_stride()) {
     const U32x4 w = philox_block(key.seed, key.stream, key.offset + static_cast<std::uint64_t>(b));
     for (int lane = 0; lane < per; ++lane) {
       const std::int64_t i = b * per + lane;
-      if (i < n) y[i] = uniform_from_block<T>(w, lane, lo, hi);
-    }
-  }
-}
-
-template <typename T>
-__global__ void normal_kernel(T* __restrict__ y, std::int64_t n, RngKey key, T mean, T stddev) {
-  const std::int64_t blocks = (n + kNormalPerBlock - 1) / kNormalPerBlock;
-  for (std::int64_t b = global_thread(); b < blocks; b += grid_stride()) {
-    const U32x4 w = philox_block(key.seed, key.stream, key.offset + static_cast<std::uint64_t>(b));
-    for (int lane = 0; lane < kNormalPerBlock; ++lane) {
-      const std::int64_t i = b * kNormalPerBlock + lane;
-      if (i < n) y[i] = normal_from_block<T>(w, lane, mean, stddev);
-    }
-  }
-}
-
-template <typename T>
-__global__ void bernoulli_kernel(T* __restrict__ y, std::int64_t n, RngKey key, float p) {
-  const std::int64_t blocks = (n + kBernoulliPerBlock - 1) / kBernoulliPerBlock;
-  for (std::int64_t b = global_thread(); b < blocks; b += grid_stride()) {
-    const U32x4 w = philox_block(key.seed, key.stream, key.offset + static_cast<std::uint64_t>(b));
-    for (int lane = 0; lane < kBernoulliPerBlock; ++lane) {
-      const std::int64_t i = b * kBernoulliPerBlock + lane;
-      if (i < n) y[i] = bernoulli_from_block(w, lane, p) ? T(1) : T(0);
+      if (i < n) y[i] = draw(w, lane);
     }
   }
 }
@@ -68,28 +65,30 @@ std::size_t align_up(std::size_t v) { return (v + 255) / 256 * 256; }
 
 // entries --------------------------------------------------------------------------------------
 
-template <typename T>
-void random_uniform(T* y, std::int64_t n, const RngKey& key, T lo, T hi, Context& ctx) {
+namespace {
+template <typename T, typename Draw>
+void launch_draw(T* y, std::int64_t n, const RngKey& key, Draw draw, Context& ctx) {
   if (n == 0) return;
   const cudaStream_t stream = cuda_stream(ctx);
-  uniform_kernel<T><<<grid_for(n, ctx), kBlock, 0, stream>>>(y, n, key, lo, hi);
-  GROOVE_LAUNCH_CHECK(stream, "uniform_kernel");
+  draw_kernel<T, Draw><<<grid_for((n + Draw::kPerBlock - 1) / Draw::kPerBlock, ctx), kBlock, 0, stream>>>(y, n, key,
+                                                                                                         draw);
+  GROOVE_LAUNCH_CHECK(stream, "draw_kernel");
+}
+}  // namespace
+
+template <typename T>
+void random_uniform(T* y, std::int64_t n, const RngKey& key, T lo, T hi, Context& ctx) {
+  launch_draw(y, n, key, UniformDraw<T>{lo, hi}, ctx);
 }
 
 template <typename T>
 void random_normal(T* y, std::int64_t n, const RngKey& key, T mean, T stddev, Context& ctx) {
-  if (n == 0) return;
-  const cudaStream_t stream = cuda_stream(ctx);
-  normal_kernel<T><<<grid_for(n, ctx), kBlock, 0, stream>>>(y, n, key, mean, stddev);
-  GROOVE_LAUNCH_CHECK(stream, "normal_kernel");
+  launch_draw(y, n, key, NormalDraw<T>{mean, stddev}, ctx);
 }
 
 template <typename T>
 void random_bernoulli(T* y, std::int64_t n, const RngKey& key, float p, Context& ctx) {
-  if (n == 0) return;
-  const cudaStream_t stream = cuda_stream(ctx);
-  bernoulli_kernel<T><<<grid_for(n, ctx), kBlock, 0, stream>>>(y, n, key, p);
-  GROOVE_LAUNCH_CHECK(stream, "bernoulli_kernel");
+  launch_draw(y, n, key, BernoulliDraw<T>{p}, ctx);
 }
 
 void random_permutation(std::int32_t* y, std::int64_t n, const RngKey& key, Context& ctx) {
@@ -114,11 +113,6 @@ void random_permutation(std::int32_t* y, std::int64_t n, const RngKey& key, Cont
       cub::DeviceRadixSort::SortPairs(temp, temp_bytes, keys_in, keys_out, values_in, y, count, 0, 64, stream));
 }
 
-#define GROOVE_INST(T)                                                                           \
-  template void random_uniform<T>(T*, std::int64_t, const RngKey&, T, T, Context&);             \
-  template void random_normal<T>(T*, std::int64_t, const RngKey&, T, T, Context&);              \
-  template void random_bernoulli<T>(T*, std::int64_t, const RngKey&, float, Context&);
-GROOVE_INSTANTIATE_FLOAT(GROOVE_INST)
-#undef GROOVE_INST
+GROOVE_FOR_FLOAT_TYPES(GROOVE_INSTANTIATE_RANDOM)
 
 }  // namespace groove::cuda

@@ -119,10 +119,6 @@ void argmax(std::int32_t* out, const T* x, const ReduceShape& s, Context& ctx) {
   GROOVE_LAUNCH_CHECK(stream, "argmax_kernel");
 }
 
-#define GROOVE_INST(T)                                                              \
-  template void reduce<T>(T*, const T*, const ReduceShape&, ReduceOp, Context&);   \
-  template void argmax<T>(std::int32_t*, const T*, const ReduceShape&, Context&);
-GROOVE_INSTANTIATE_FLOAT(GROOVE_INST)
-#undef GROOVE_INST
+GROOVE_FOR_FLOAT_TYPES(GROOVE_INSTANTIATE_REDUCE)
 
 }  // namespace groove::cuda
