@@ -48,7 +48,7 @@ void BM_RowSumCuda(benchmark::State& s) { row_sum(s, gpu_context()); }
 
 BENCHMARK(BM_ReluForwardCpu)->Arg(1 << 12)->Arg(1 << 19)->Arg(1 << 23)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ReluForwardCuda)->Arg(1 << 12)->Arg(1 << 19)->Arg(1 << 23)->UseManualTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_ReluBackwardCpu)->Arg(1 << 19)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_ReluBackwardCpu)->Arg(1 << 12)->Arg(1 << 19)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ReluBackwardCuda)->Arg(1 << 19)->Arg(1 << 23)->UseManualTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RowSumCpu)->Args({1024, 512})->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_RowSumCuda)->Args({1024, 512})->Args({65536, 512})->UseManualTime()->Unit(benchmark::kMicrosecond);

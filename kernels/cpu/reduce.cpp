@@ -10,10 +10,44 @@ namespace groove::cpu {
 namespace {
 constexpr std::int64_t kChunk = 64;  // inner positions reduced together (stack accumulators)
 
+constexpr int kLanes = 8;  // partial accumulators per row (fixed, so the order is too)
+
+// inner == 1: each row is reduced into kLanes interleaved partials (element j goes to lane
+// j % kLanes), then the partials are combined pairwise in a fixed order. Deterministic, and the
+// independent lanes vectorize and hide the add latency.
+template <ReduceOp Op, typename T>
+void reduce_rows(T* out, const T* x, const ReduceShape& s) {
+  using R = math::Reducer<Op, T>;
+  using Acc = typename R::Acc;
+  parallel_chunks(
+      s.outer,
+      [=](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t o = begin; o < end; ++o) {
+          const T* row = x + o * s.r;
+          Acc lane[kLanes];
+          for (int l = 0; l < kLanes; ++l) lane[l] = R::init();
+          std::int64_t j = 0;
+          for (; j + kLanes <= s.r; j += kLanes) {
+            for (int l = 0; l < kLanes; ++l) lane[l] = R::step(lane[l], row[j + l]);
+          }
+          for (int l = 0; j < s.r; ++j, ++l) lane[l] = R::step(lane[l], row[j]);
+          for (int width = kLanes / 2; width > 0; width /= 2) {
+            for (int l = 0; l < width; ++l) lane[l] = R::combine(lane[l], lane[l + width]);
+          }
+          out[o] = R::finish(lane[0], s.r);
+        }
+      },
+      s.r);
+}
+
 template <ReduceOp Op, typename T>
 void reduce_impl(T* out, const T* x, const ReduceShape& s) {
   using R = math::Reducer<Op, T>;
   using Acc = typename R::Acc;
+  if (s.inner == 1) {
+    reduce_rows<Op, T>(out, x, s);
+    return;
+  }
   const std::int64_t chunks = (s.inner + kChunk - 1) / kChunk;
 #pragma omp parallel for if (s.outer * s.r * s.inner >= kParallelElements)
   for (std::int64_t job = 0; job < s.outer * chunks; ++job) {

@@ -21,13 +21,17 @@ Tensor naive_reduce(const Tensor& x, int axis, ReduceOp op) {
       for (std::int64_t j = 0; j < r; ++j) {
         const std::int64_t idx = (o * r + j) * inner + i;
         const double v = x.dtype() == DType::f32 ? x.flat<float>(idx) : x.flat<double>(idx);
-        if (op == ReduceOp::max) acc = std::max(acc, v);
-        else acc += op == ReduceOp::l2norm ? v * v : v;
+        if (op == ReduceOp::max)
+          acc = std::max(acc, v);
+        else
+          acc += op == ReduceOp::l2norm ? v * v : v;
       }
       if (op == ReduceOp::mean) acc /= static_cast<double>(r);
       if (op == ReduceOp::l2norm) acc = std::sqrt(acc);
-      if (x.dtype() == DType::f32) out.flat<float>(o * inner + i) = static_cast<float>(acc);
-      else out.flat<double>(o * inner + i) = acc;
+      if (x.dtype() == DType::f32)
+        out.flat<float>(o * inner + i) = static_cast<float>(acc);
+      else
+        out.flat<double>(o * inner + i) = acc;
     }
   }
   return out;
@@ -36,13 +40,16 @@ Tensor naive_reduce(const Tensor& x, int axis, ReduceOp op) {
 TEST(Reduce, AllOpsAllAxesMatchNaive) {
   Context ctx;
   for (DType dt : {DType::f32, DType::f64}) {
-    Tensor x = test::random_tensor({3, 70, 5}, dt, 4);
-    for (int axis = 0; axis < 3; ++axis) {
-      for (ReduceOp op : {ReduceOp::sum, ReduceOp::mean, ReduceOp::max, ReduceOp::l2norm}) {
-        Tensor out = Tensor::host(x.shape().without(axis), dt);
-        ops::reduce(out, x, axis, op, ctx);
-        EXPECT_TRUE(test::all_close(out, naive_reduce(x, axis, op)))
-            << dtype_name(dt) << " axis " << axis << " op " << kReduceOpNames[static_cast<int>(op)];
+    for (const Shape& shape : {Shape{3, 70, 5}, Shape{4, 1001}, Shape{2, 8}}) {  // rows: tails and exact lanes
+      Tensor x = test::random_tensor(shape, dt, 4);
+      for (int axis = 0; axis < shape.ndim(); ++axis) {
+        for (ReduceOp op : {ReduceOp::sum, ReduceOp::mean, ReduceOp::max, ReduceOp::l2norm}) {
+          Tensor out = Tensor::host(x.shape().without(axis), dt);
+          ops::reduce(out, x, axis, op, ctx);
+          EXPECT_TRUE(test::all_close(out, naive_reduce(x, axis, op)))
+              << dtype_name(dt) << " " << shape.str() << " axis " << axis << " op "
+              << kReduceOpNames[static_cast<int>(op)];
+        }
       }
     }
   }
@@ -74,7 +81,7 @@ TEST(Reduce, MaxPropagatesNaNAndEmptyAxisIsAnError) {
 
 TEST(Argmax, FirstMaximumFirstNaNAndStridedAxis) {
   Context ctx;
-  Tensor x = Tensor::from_vector<double>({3, 4}, {1, 5, 5, 2,  //
+  Tensor x = Tensor::from_vector<double>({3, 4}, {1, 5, 5, 2,      //
                                                   -1, -1, -1, -1,  //
                                                   0, NAN, 9, NAN});
   Tensor out = Tensor::host({3}, DType::i32);
