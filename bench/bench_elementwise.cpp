@@ -39,12 +39,24 @@ void row_sum(benchmark::State& state, Context* ctx) {
   set_rates(state, 0, 4.0 * double(rows * cols + rows));
 }
 
-void BM_ReluForwardCpu(benchmark::State& s) { relu_forward(s, &cpu_context()); }
-void BM_ReluForwardCuda(benchmark::State& s) { relu_forward(s, gpu_context()); }
-void BM_ReluBackwardCpu(benchmark::State& s) { relu_backward(s, &cpu_context()); }
-void BM_ReluBackwardCuda(benchmark::State& s) { relu_backward(s, gpu_context()); }
-void BM_RowSumCpu(benchmark::State& s) { row_sum(s, &cpu_context()); }
-void BM_RowSumCuda(benchmark::State& s) { row_sum(s, gpu_context()); }
+void BM_ReluForwardCpu(benchmark::State& s) {
+  relu_forward(s, &cpu_context());
+}
+void BM_ReluForwardCuda(benchmark::State& s) {
+  relu_forward(s, gpu_context());
+}
+void BM_ReluBackwardCpu(benchmark::State& s) {
+  relu_backward(s, &cpu_context());
+}
+void BM_ReluBackwardCuda(benchmark::State& s) {
+  relu_backward(s, gpu_context());
+}
+void BM_RowSumCpu(benchmark::State& s) {
+  row_sum(s, &cpu_context());
+}
+void BM_RowSumCuda(benchmark::State& s) {
+  row_sum(s, gpu_context());
+}
 
 BENCHMARK(BM_ReluForwardCpu)->Arg(1 << 12)->Arg(1 << 19)->Arg(1 << 23)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_ReluForwardCuda)->Arg(1 << 12)->Arg(1 << 19)->Arg(1 << 23)->UseManualTime()->Unit(benchmark::kMicrosecond);

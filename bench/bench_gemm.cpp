@@ -21,20 +21,25 @@ void gemm_bench(benchmark::State& state, Context* ctx, ops::GemmAlgo algo) {
   o.trans_b = true;
   o.algo = algo;
   run_timed(state, *ctx, [&] { ops::gemm(h, x, w, o, *ctx); });
-  set_rates(state, 2.0 * double(k) * double(p) * double(n) * double(d),
-            4.0 * double(p * d + k * n * d + k * p * n));
+  set_rates(state, 2.0 * double(k) * double(p) * double(n) * double(d), 4.0 * double(p * d + k * n * d + k * p * n));
 }
 
 void shapes(benchmark::internal::Benchmark* b) {
   b->ArgNames({"K", "P", "N", "D"});
   for (std::int64_t k : {1, 8, 64}) b->Args({k, 512, 1024, 128});  // piriform-1k first layer
-  b->Args({1, 512, 2, 1024});                                       // readout (C = 2)
-  b->Args({64, 64, 64, 32});                                        // small models
+  b->Args({1, 512, 2, 1024});                                      // readout (C = 2)
+  b->Args({64, 64, 64, 32});                                       // small models
 }
 
-void BM_GemmCpuOpenBLAS(benchmark::State& s) { gemm_bench(s, &cpu_context(), ops::GemmAlgo::vendor); }
-void BM_GemmCudaCublas(benchmark::State& s) { gemm_bench(s, gpu_context(), ops::GemmAlgo::vendor); }
-void BM_GemmCudaHandwritten(benchmark::State& s) { gemm_bench(s, gpu_context(), ops::GemmAlgo::handwritten); }
+void BM_GemmCpuOpenBLAS(benchmark::State& s) {
+  gemm_bench(s, &cpu_context(), ops::GemmAlgo::vendor);
+}
+void BM_GemmCudaCublas(benchmark::State& s) {
+  gemm_bench(s, gpu_context(), ops::GemmAlgo::vendor);
+}
+void BM_GemmCudaHandwritten(benchmark::State& s) {
+  gemm_bench(s, gpu_context(), ops::GemmAlgo::handwritten);
+}
 
 BENCHMARK(BM_GemmCpuOpenBLAS)->Apply(shapes)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_GemmCudaCublas)->Apply(shapes)->UseManualTime()->Unit(benchmark::kMicrosecond);

@@ -3,10 +3,10 @@
 // and calls one of them. Pointers are on the context's device; sizes are element counts.
 #pragma once
 
+#include <groove/config.h>
+
 #include <cstddef>
 #include <cstdint>
-
-#include <groove/config.h>
 
 #include "kernels/math.h"
 #include "kernels/ops.h"
@@ -36,41 +36,40 @@ struct GatherShape {
   std::int64_t index_batch_stride = 0;  // elements; 0 = shared index
 };
 
-#define GROOVE_BACKEND_DECLARATIONS                                                                           \
-  template <typename T>                                                                                      \
-  void gemm(T* c, const T* a, const T* b, const GemmShape& s, T alpha, T beta, ops::GemmAlgo algo,          \
-            Context& ctx);                                                                                   \
-  template <typename T>                                                                                      \
-  void activation_forward(T* y, const T* x, std::int64_t n, Activation act, T slope, Context& ctx);          \
-  template <typename T>                                                                                      \
-  void activation_backward(T* dx, const T* dy, const T* x, std::int64_t n, Activation act, T slope,         \
-                           bool accumulate, Context& ctx);                                                   \
-  template <typename T>                                                                                      \
-  void bias_add(T* y, const T* x, const T* bias, std::int64_t models, std::int64_t rows, std::int64_t cols,  \
-                bool shared_bias, Context& ctx);                                                             \
-  template <typename T>                                                                                      \
-  void binary(T* z, const T* x, const T* y, std::int64_t n, BinaryOp op, Context& ctx);                      \
-  /* y = (accumulate ? y : 0) + alpha * (alpha_k ? alpha_k[model] : 1) * x over [models, per_model] */     \
-  template <typename T>                                                                                      \
-  void scale_add(T* y, const T* x, std::int64_t models, std::int64_t per_model, T alpha, const T* alpha_k,   \
-                 bool accumulate, Context& ctx);                                                             \
-  template <typename T>                                                                                      \
-  void fill(T* y, std::int64_t n, T value, Context& ctx);                                                    \
-  void copy_bytes(void* dst, const void* src, std::size_t bytes, Context& ctx);                              \
-  template <typename T>                                                                                      \
-  void reduce(T* out, const T* x, const ReduceShape& s, ReduceOp op, Context& ctx);                          \
-  template <typename T>                                                                                      \
-  void argmax(std::int32_t* out, const T* x, const ReduceShape& s, Context& ctx);                            \
-  template <typename T>                                                                                      \
-  void gather_rows(T* y, const T* x, const std::int32_t* index, const GatherShape& s, Context& ctx);         \
-  template <typename T>                                                                                      \
-  void one_hot(T* y, const std::int32_t* labels, std::int64_t n, std::int64_t classes, Context& ctx);        \
-  template <typename T>                                                                                      \
-  void random_uniform(T* y, std::int64_t n, const RngKey& key, T lo, T hi, Context& ctx);                    \
-  template <typename T>                                                                                      \
-  void random_normal(T* y, std::int64_t n, const RngKey& key, T mean, T stddev, Context& ctx);               \
-  template <typename T>                                                                                      \
-  void random_bernoulli(T* y, std::int64_t n, const RngKey& key, float p, Context& ctx);                     \
+#define GROOVE_BACKEND_DECLARATIONS                                                                                  \
+  template <typename T>                                                                                              \
+  void gemm(T* c, const T* a, const T* b, const GemmShape& s, T alpha, T beta, ops::GemmAlgo algo, Context& ctx);    \
+  template <typename T>                                                                                              \
+  void activation_forward(T* y, const T* x, std::int64_t n, Activation act, T slope, Context& ctx);                  \
+  template <typename T>                                                                                              \
+  void activation_backward(T* dx, const T* dy, const T* x, std::int64_t n, Activation act, T slope, bool accumulate, \
+                           Context& ctx);                                                                            \
+  template <typename T>                                                                                              \
+  void bias_add(T* y, const T* x, const T* bias, std::int64_t models, std::int64_t rows, std::int64_t cols,          \
+                bool shared_bias, Context& ctx);                                                                     \
+  template <typename T>                                                                                              \
+  void binary(T* z, const T* x, const T* y, std::int64_t n, BinaryOp op, Context& ctx);                              \
+  /* y = (accumulate ? y : 0) + alpha * (alpha_k ? alpha_k[model] : 1) * x over [models, per_model] */               \
+  template <typename T>                                                                                              \
+  void scale_add(T* y, const T* x, std::int64_t models, std::int64_t per_model, T alpha, const T* alpha_k,           \
+                 bool accumulate, Context& ctx);                                                                     \
+  template <typename T>                                                                                              \
+  void fill(T* y, std::int64_t n, T value, Context& ctx);                                                            \
+  void copy_bytes(void* dst, const void* src, std::size_t bytes, Context& ctx);                                      \
+  template <typename T>                                                                                              \
+  void reduce(T* out, const T* x, const ReduceShape& s, ReduceOp op, Context& ctx);                                  \
+  template <typename T>                                                                                              \
+  void argmax(std::int32_t* out, const T* x, const ReduceShape& s, Context& ctx);                                    \
+  template <typename T>                                                                                              \
+  void gather_rows(T* y, const T* x, const std::int32_t* index, const GatherShape& s, Context& ctx);                 \
+  template <typename T>                                                                                              \
+  void one_hot(T* y, const std::int32_t* labels, std::int64_t n, std::int64_t classes, Context& ctx);                \
+  template <typename T>                                                                                              \
+  void random_uniform(T* y, std::int64_t n, const RngKey& key, T lo, T hi, Context& ctx);                            \
+  template <typename T>                                                                                              \
+  void random_normal(T* y, std::int64_t n, const RngKey& key, T mean, T stddev, Context& ctx);                       \
+  template <typename T>                                                                                              \
+  void random_bernoulli(T* y, std::int64_t n, const RngKey& key, float p, Context& ctx);                             \
   void random_permutation(std::int32_t* y, std::int64_t n, const RngKey& key, Context& ctx);
 
 namespace cpu {
@@ -89,14 +88,14 @@ GROOVE_BACKEND_DECLARATIONS
 // templates above in its namespace and then invokes the macro for its group.
 #define GROOVE_INSTANTIATE_GEMM(T) \
   template void gemm<T>(T*, const T*, const T*, const GemmShape&, T, T, ops::GemmAlgo, Context&);
-#define GROOVE_INSTANTIATE_ELEMENTWISE(T)                                                                       \
+#define GROOVE_INSTANTIATE_ELEMENTWISE(T)                                                                      \
   template void activation_forward<T>(T*, const T*, std::int64_t, Activation, T, Context&);                    \
   template void activation_backward<T>(T*, const T*, const T*, std::int64_t, Activation, T, bool, Context&);   \
   template void bias_add<T>(T*, const T*, const T*, std::int64_t, std::int64_t, std::int64_t, bool, Context&); \
-  template void binary<T>(T*, const T*, const T*, std::int64_t, BinaryOp, Context&);                          \
+  template void binary<T>(T*, const T*, const T*, std::int64_t, BinaryOp, Context&);                           \
   template void scale_add<T>(T*, const T*, std::int64_t, std::int64_t, T, const T*, bool, Context&);
 #define GROOVE_INSTANTIATE_FILL(T) template void fill<T>(T*, std::int64_t, T, Context&);
-#define GROOVE_INSTANTIATE_REDUCE(T)                                              \
+#define GROOVE_INSTANTIATE_REDUCE(T)                                             \
   template void reduce<T>(T*, const T*, const ReduceShape&, ReduceOp, Context&); \
   template void argmax<T>(std::int32_t*, const T*, const ReduceShape&, Context&);
 #define GROOVE_INSTANTIATE_GATHER(T) \

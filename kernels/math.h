@@ -14,8 +14,8 @@ namespace groove {
 
 enum class Activation : std::uint8_t { identity, relu, leaky_relu, tanh, sigmoid, gelu, quadratic };
 inline constexpr int kNumActivations = 7;
-inline constexpr const char* kActivationNames[kNumActivations] = {"identity", "relu",  "leaky_relu", "tanh",
-                                                                   "sigmoid",  "gelu", "quadratic"};
+inline constexpr const char* kActivationNames[kNumActivations] = {"identity", "relu", "leaky_relu", "tanh",
+                                                                  "sigmoid",  "gelu", "quadratic"};
 static_assert(static_cast<int>(Activation::quadratic) + 1 == kNumActivations, "update kActivationNames");
 
 enum class BinaryOp : std::uint8_t { add, sub, mul };
@@ -31,18 +31,42 @@ static_assert(static_cast<int>(ReduceOp::l2norm) + 1 == kNumReduceOps, "update k
 namespace math {
 
 // float/double overloads that resolve to the same libm names on the host and the device.
-GROOVE_HD inline float exp_(float x) { return expf(x); }
-GROOVE_HD inline double exp_(double x) { return exp(x); }
-GROOVE_HD inline float cosh_(float x) { return coshf(x); }
-GROOVE_HD inline double cosh_(double x) { return cosh(x); }
-GROOVE_HD inline float tanh_(float x) { return tanhf(x); }
-GROOVE_HD inline double tanh_(double x) { return tanh(x); }
-GROOVE_HD inline float erf_(float x) { return erff(x); }
-GROOVE_HD inline double erf_(double x) { return erf(x); }
-GROOVE_HD inline float sqrt_(float x) { return sqrtf(x); }
-GROOVE_HD inline double sqrt_(double x) { return sqrt(x); }
-GROOVE_HD inline bool isnan_(float x) { return x != x; }
-GROOVE_HD inline bool isnan_(double x) { return x != x; }
+GROOVE_HD inline float exp_(float x) {
+  return expf(x);
+}
+GROOVE_HD inline double exp_(double x) {
+  return exp(x);
+}
+GROOVE_HD inline float cosh_(float x) {
+  return coshf(x);
+}
+GROOVE_HD inline double cosh_(double x) {
+  return cosh(x);
+}
+GROOVE_HD inline float tanh_(float x) {
+  return tanhf(x);
+}
+GROOVE_HD inline double tanh_(double x) {
+  return tanh(x);
+}
+GROOVE_HD inline float erf_(float x) {
+  return erff(x);
+}
+GROOVE_HD inline double erf_(double x) {
+  return erf(x);
+}
+GROOVE_HD inline float sqrt_(float x) {
+  return sqrtf(x);
+}
+GROOVE_HD inline double sqrt_(double x) {
+  return sqrt(x);
+}
+GROOVE_HD inline bool isnan_(float x) {
+  return x != x;
+}
+GROOVE_HD inline bool isnan_(double x) {
+  return x != x;
+}
 
 // Logistic sigmoid without overflow for either sign.
 template <typename T>
@@ -109,13 +133,20 @@ GROOVE_HD inline T activation_derivative(T x, T slope) {
 template <typename F>
 inline decltype(auto) with_activation(Activation a, F&& f) {
   switch (a) {
-    case Activation::identity: return f(std::integral_constant<Activation, Activation::identity>{});
-    case Activation::relu: return f(std::integral_constant<Activation, Activation::relu>{});
-    case Activation::leaky_relu: return f(std::integral_constant<Activation, Activation::leaky_relu>{});
-    case Activation::tanh: return f(std::integral_constant<Activation, Activation::tanh>{});
-    case Activation::sigmoid: return f(std::integral_constant<Activation, Activation::sigmoid>{});
-    case Activation::gelu: return f(std::integral_constant<Activation, Activation::gelu>{});
-    case Activation::quadratic: break;
+    case Activation::identity:
+      return f(std::integral_constant<Activation, Activation::identity>{});
+    case Activation::relu:
+      return f(std::integral_constant<Activation, Activation::relu>{});
+    case Activation::leaky_relu:
+      return f(std::integral_constant<Activation, Activation::leaky_relu>{});
+    case Activation::tanh:
+      return f(std::integral_constant<Activation, Activation::tanh>{});
+    case Activation::sigmoid:
+      return f(std::integral_constant<Activation, Activation::sigmoid>{});
+    case Activation::gelu:
+      return f(std::integral_constant<Activation, Activation::gelu>{});
+    case Activation::quadratic:
+      break;
   }
   return f(std::integral_constant<Activation, Activation::quadratic>{});
 }
@@ -134,9 +165,12 @@ GROOVE_HD inline T binary_apply(T x, T y) {
 template <typename F>
 inline decltype(auto) with_binary_op(BinaryOp op, F&& f) {
   switch (op) {
-    case BinaryOp::add: return f(std::integral_constant<BinaryOp, BinaryOp::add>{});
-    case BinaryOp::sub: return f(std::integral_constant<BinaryOp, BinaryOp::sub>{});
-    case BinaryOp::mul: break;
+    case BinaryOp::add:
+      return f(std::integral_constant<BinaryOp, BinaryOp::add>{});
+    case BinaryOp::sub:
+      return f(std::integral_constant<BinaryOp, BinaryOp::sub>{});
+    case BinaryOp::mul:
+      break;
   }
   return f(std::integral_constant<BinaryOp, BinaryOp::mul>{});
 }
@@ -184,10 +218,14 @@ struct Reducer<ReduceOp::max, T> {
 template <typename F>
 inline decltype(auto) with_reduce_op(ReduceOp op, F&& f) {
   switch (op) {
-    case ReduceOp::sum: return f(std::integral_constant<ReduceOp, ReduceOp::sum>{});
-    case ReduceOp::mean: return f(std::integral_constant<ReduceOp, ReduceOp::mean>{});
-    case ReduceOp::max: return f(std::integral_constant<ReduceOp, ReduceOp::max>{});
-    case ReduceOp::l2norm: break;
+    case ReduceOp::sum:
+      return f(std::integral_constant<ReduceOp, ReduceOp::sum>{});
+    case ReduceOp::mean:
+      return f(std::integral_constant<ReduceOp, ReduceOp::mean>{});
+    case ReduceOp::max:
+      return f(std::integral_constant<ReduceOp, ReduceOp::max>{});
+    case ReduceOp::l2norm:
+      break;
   }
   return f(std::integral_constant<ReduceOp, ReduceOp::l2norm>{});
 }

@@ -26,8 +26,8 @@ void check_float(const Tensor& t, const char* op, const char* name) {
 
 void check_on(const Tensor& t, const char* op, const char* name, const Context& ctx) {
   GROOVE_CHECK(t.defined(), op, ": tensor '", name, "' is undefined");
-  GROOVE_CHECK(t.device() == ctx.device(), op, ": tensor '", name, "' (", t.str(), ") is not on ",
-               ctx.device().str(), ", the context's device");
+  GROOVE_CHECK(t.device() == ctx.device(), op, ": tensor '", name, "' (", t.str(), ") is not on ", ctx.device().str(),
+               ", the context's device");
 }
 
 void check_same(const Tensor& a, const char* a_name, const Tensor& b, const char* b_name, const char* op) {
@@ -60,8 +60,8 @@ void gemm(Tensor& c, const Tensor& a, const Tensor& b, const GemmOptions& o, Con
   check_on(a, "gemm", "a", ctx);
   check_on(b, "gemm", "b", ctx);
   check_on(c, "gemm", "c", ctx);
-  GROOVE_CHECK(b.dtype() == a.dtype() && c.dtype() == a.dtype(), "gemm: dtypes differ: a ", a.str(), ", b ",
-               b.str(), ", c ", c.str());
+  GROOVE_CHECK(b.dtype() == a.dtype() && c.dtype() == a.dtype(), "gemm: dtypes differ: a ", a.str(), ", b ", b.str(),
+               ", c ", c.str());
   GROOVE_CHECK(a.ndim() == 2 || a.ndim() == 3, "gemm: 'a' must be [K, M, Ka] or shared [M, Ka], got ", a.str());
   GROOVE_CHECK(b.ndim() == 2 || b.ndim() == 3, "gemm: 'b' must be [K, Ka, N] or shared [Ka, N], got ", b.str());
   const bool a_batched = a.ndim() == 3, b_batched = b.ndim() == 3;
@@ -84,8 +84,8 @@ void gemm(Tensor& c, const Tensor& a, const Tensor& b, const GemmOptions& o, Con
   if (b_batched) batch = b.dim(0);
   const bool c_batched = a_batched || b_batched;
   const Shape c_expected = c_batched ? Shape{batch, s.m, s.n} : Shape{s.m, s.n};
-  GROOVE_CHECK(c.shape() == c_expected, "gemm: 'c' has shape ", c.shape().str(), ", expected ",
-               c_expected.str(), " for a ", a.str(), " and b ", b.str());
+  GROOVE_CHECK(c.shape() == c_expected, "gemm: 'c' has shape ", c.shape().str(), ", expected ", c_expected.str(),
+               " for a ", a.str(), " and b ", b.str());
   GROOVE_CHECK(!c.shares_storage_with(a) && !c.shares_storage_with(b),
                "gemm: the output 'c' must not share memory with an input");
   s.batch = batch;
@@ -95,8 +95,8 @@ void gemm(Tensor& c, const Tensor& a, const Tensor& b, const GemmOptions& o, Con
   if (s.m == 0 || s.n == 0 || batch == 0) return;
   const GemmAlgo algo = o.algo == GemmAlgo::automatic ? gemm_algo_for(ctx.device(), s.m, s.n, s.k) : o.algo;
   GROOVE_DISPATCH_FLOAT(a.dtype(), "gemm", [&] {
-    GROOVE_BACKEND(ctx, gemm<T>)(c.data<T>(), a.data<T>(), b.data<T>(), s, static_cast<T>(o.alpha),
-                                 static_cast<T>(o.beta), algo, ctx);
+    GROOVE_BACKEND(ctx, gemm<T>)
+    (c.data<T>(), a.data<T>(), b.data<T>(), s, static_cast<T>(o.alpha), static_cast<T>(o.beta), algo, ctx);
   });
 }
 
@@ -114,7 +114,9 @@ Activation parse_activation(const std::string& name) {
   GROOVE_THROW("unknown activation '", name, "': expected one of ", valid);
 }
 
-const char* activation_name(Activation a) { return kActivationNames[static_cast<int>(a)]; }
+const char* activation_name(Activation a) {
+  return kActivationNames[static_cast<int>(a)];
+}
 
 void activation_forward(Tensor& y, const Tensor& x, Activation act, Context& ctx, double slope) {
   check_float(x, "activation_forward", "x");
@@ -122,13 +124,12 @@ void activation_forward(Tensor& y, const Tensor& x, Activation act, Context& ctx
   check_on(y, "activation_forward", "y", ctx);
   check_same(y, "y", x, "x", "activation_forward");
   GROOVE_DISPATCH_FLOAT(x.dtype(), "activation_forward", [&] {
-    GROOVE_BACKEND(ctx, activation_forward<T>)(y.data<T>(), x.data<T>(), x.numel(), act, static_cast<T>(slope),
-                                               ctx);
+    GROOVE_BACKEND(ctx, activation_forward<T>)(y.data<T>(), x.data<T>(), x.numel(), act, static_cast<T>(slope), ctx);
   });
 }
 
-void activation_backward(Tensor& dx, const Tensor& dy, const Tensor& x, Activation act, bool accumulate,
-                         Context& ctx, double slope) {
+void activation_backward(Tensor& dx, const Tensor& dy, const Tensor& x, Activation act, bool accumulate, Context& ctx,
+                         double slope) {
   check_float(x, "activation_backward", "x");
   check_on(x, "activation_backward", "x", ctx);
   check_on(dy, "activation_backward", "dy", ctx);
@@ -136,8 +137,8 @@ void activation_backward(Tensor& dx, const Tensor& dy, const Tensor& x, Activati
   check_same(dy, "dy", x, "x", "activation_backward");
   check_same(dx, "dx", x, "x", "activation_backward");
   GROOVE_DISPATCH_FLOAT(x.dtype(), "activation_backward", [&] {
-    GROOVE_BACKEND(ctx, activation_backward<T>)(dx.data<T>(), dy.data<T>(), x.data<T>(), x.numel(), act,
-                                                static_cast<T>(slope), accumulate, ctx);
+    GROOVE_BACKEND(ctx, activation_backward<T>)
+    (dx.data<T>(), dy.data<T>(), x.data<T>(), x.numel(), act, static_cast<T>(slope), accumulate, ctx);
   });
 }
 
@@ -174,8 +175,8 @@ void binary(Tensor& z, const Tensor& x, const Tensor& y, BinaryOp op, Context& c
 }
 
 namespace {
-void scale_add_impl(Tensor& y, const Tensor& x, double alpha, const Tensor* alpha_k, bool accumulate,
-                    const char* op, Context& ctx) {
+void scale_add_impl(Tensor& y, const Tensor& x, double alpha, const Tensor* alpha_k, bool accumulate, const char* op,
+                    Context& ctx) {
   check_float(x, op, "x");
   check_on(x, op, "x", ctx);
   check_on(y, op, "y", ctx);
@@ -183,16 +184,16 @@ void scale_add_impl(Tensor& y, const Tensor& x, double alpha, const Tensor* alph
   std::int64_t models = 1, per_model = x.numel();
   if (alpha_k) {
     check_on(*alpha_k, op, "alpha", ctx);
-    GROOVE_CHECK(alpha_k->dtype() == x.dtype(), op, ": per-model 'alpha' is ", alpha_k->str(), " but 'x' is ",
-                 x.str());
+    GROOVE_CHECK(alpha_k->dtype() == x.dtype(), op, ": per-model 'alpha' is ", alpha_k->str(), " but 'x' is ", x.str());
     GROOVE_CHECK(x.ndim() >= 1 && alpha_k->ndim() == 1 && alpha_k->dim(0) == x.dim(0), op,
                  ": per-model 'alpha' must be [K] with K = x.dim(0); got alpha ", alpha_k->str(), ", x ", x.str());
     models = x.dim(0);
     per_model = models ? x.numel() / models : 0;
   }
   GROOVE_DISPATCH_FLOAT(x.dtype(), op, [&] {
-    GROOVE_BACKEND(ctx, scale_add<T>)(y.data<T>(), x.data<T>(), models, per_model, static_cast<T>(alpha),
-                                      alpha_k ? alpha_k->data<T>() : nullptr, accumulate, ctx);
+    GROOVE_BACKEND(ctx, scale_add<T>)
+    (y.data<T>(), x.data<T>(), models, per_model, static_cast<T>(alpha), alpha_k ? alpha_k->data<T>() : nullptr,
+     accumulate, ctx);
   });
 }
 }  // namespace
@@ -253,8 +254,7 @@ ReduceShape reduce_shape(Tensor& out, const Tensor& x, int axis, DType out_dtype
 void reduce(Tensor& out, const Tensor& x, int axis, ReduceOp op, Context& ctx) {
   const char* name = kReduceOpNames[static_cast<int>(op)];
   const ReduceShape s = reduce_shape(out, x, axis, x.dtype(), name, ctx);
-  GROOVE_CHECK(s.r > 0 || (op != ReduceOp::max && op != ReduceOp::mean), name, " over an empty axis of ",
-               x.str());
+  GROOVE_CHECK(s.r > 0 || (op != ReduceOp::max && op != ReduceOp::mean), name, " over an empty axis of ", x.str());
   if (out.numel() == 0) return;
   GROOVE_DISPATCH_FLOAT(x.dtype(), name, [&] {
     GROOVE_BACKEND(ctx, reduce<T>)(out.data<T>(), x.data<T>(), s, op, ctx);
@@ -281,10 +281,8 @@ void gather_rows(Tensor& y, const Tensor& x, const Tensor& index, Context& ctx) 
   check_on(y, "gather_rows", "y", ctx);
   GROOVE_CHECK(index.dtype() == DType::i32, "gather_rows: 'index' must be i32, got ", index.str());
   GROOVE_CHECK(y.dtype() == x.dtype(), "gather_rows: 'y' is ", y.str(), " but 'x' is ", x.str());
-  GROOVE_CHECK(x.ndim() == 2 || x.ndim() == 3, "gather_rows: 'x' must be [K, P, D] or shared [P, D], got ",
-               x.str());
-  GROOVE_CHECK(index.ndim() == 1 || index.ndim() == 2, "gather_rows: 'index' must be [M] or [K, M], got ",
-               index.str());
+  GROOVE_CHECK(x.ndim() == 2 || x.ndim() == 3, "gather_rows: 'x' must be [K, P, D] or shared [P, D], got ", x.str());
+  GROOVE_CHECK(index.ndim() == 1 || index.ndim() == 2, "gather_rows: 'index' must be [M] or [K, M], got ", index.str());
   const bool x_batched = x.ndim() == 3, idx_batched = index.ndim() == 2;
   GatherShape s;
   s.p = x.dim(-2);
@@ -332,8 +330,7 @@ std::uint64_t random_uniform(Tensor& y, const RngKey& key, double lo, double hi,
   check_on(y, "random_uniform", "y", ctx);
   GROOVE_CHECK(lo < hi, "random_uniform: need lo < hi, got lo = ", lo, ", hi = ", hi);
   return GROOVE_DISPATCH_FLOAT(y.dtype(), "random_uniform", [&] {
-    GROOVE_BACKEND(ctx, random_uniform<T>)(y.data<T>(), y.numel(), key, static_cast<T>(lo), static_cast<T>(hi),
-                                           ctx);
+    GROOVE_BACKEND(ctx, random_uniform<T>)(y.data<T>(), y.numel(), key, static_cast<T>(lo), static_cast<T>(hi), ctx);
     return blocks_for(y.numel(), sizeof(T) == 4 ? kUniformF32PerBlock : kUniformF64PerBlock);
   });
 }
@@ -343,8 +340,8 @@ std::uint64_t random_normal(Tensor& y, const RngKey& key, double mean, double st
   check_on(y, "random_normal", "y", ctx);
   GROOVE_CHECK(stddev >= 0, "random_normal: stddev must be >= 0, got ", stddev);
   GROOVE_DISPATCH_FLOAT(y.dtype(), "random_normal", [&] {
-    GROOVE_BACKEND(ctx, random_normal<T>)(y.data<T>(), y.numel(), key, static_cast<T>(mean),
-                                          static_cast<T>(stddev), ctx);
+    GROOVE_BACKEND(ctx, random_normal<T>)
+    (y.data<T>(), y.numel(), key, static_cast<T>(mean), static_cast<T>(stddev), ctx);
   });
   return blocks_for(y.numel(), kNormalPerBlock);
 }

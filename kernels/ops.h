@@ -9,11 +9,11 @@
 //
 // Where each op lives (forward / backward / CPU kernel / CUDA kernel / test):
 //   gemm                       kernels/cpu/gemm.cpp        kernels/cuda/gemm.cu         tests/kernels/test_gemm*.cpp
-//   activation, bias_add,      kernels/cpu/elementwise.cpp kernels/cuda/elementwise.cu  tests/kernels/test_elementwise*.cpp
-//   binary, scale, axpy, fill, copy
-//   reduce, argmax             kernels/cpu/reduce.cpp      kernels/cuda/reduce.cu       tests/kernels/test_reduce*.cpp
-//   gather_rows, one_hot       kernels/cpu/index.cpp       kernels/cuda/index.cu        tests/kernels/test_index*.cpp
-//   random_*                   kernels/cpu/random.cpp      kernels/cuda/random.cu       tests/kernels/test_random*.cpp
+//   activation, bias_add,      kernels/cpu/elementwise.cpp kernels/cuda/elementwise.cu
+//   tests/kernels/test_elementwise*.cpp binary, scale, axpy, fill, copy reduce, argmax kernels/cpu/reduce.cpp
+//   kernels/cuda/reduce.cu       tests/kernels/test_reduce*.cpp gather_rows, one_hot       kernels/cpu/index.cpp
+//   kernels/cuda/index.cu        tests/kernels/test_index*.cpp random_*                   kernels/cpu/random.cpp
+//   kernels/cuda/random.cu       tests/kernels/test_random*.cpp
 // Per-element math shared by both backends: kernels/math.h (activations, reducers) and
 // runtime/philox.h (random numbers).
 #pragma once
@@ -65,8 +65,8 @@ const char* activation_name(Activation a);
 // y = phi(x), any shape; y may alias x. `slope`: negative-side slope of leaky_relu.
 void activation_forward(Tensor& y, const Tensor& x, Activation act, Context& ctx, double slope = 0.01);
 // dx = dy * phi'(x), or dx += dy * phi'(x) when accumulate (gradients accumulate).
-void activation_backward(Tensor& dx, const Tensor& dy, const Tensor& x, Activation act, bool accumulate,
-                         Context& ctx, double slope = 0.01);
+void activation_backward(Tensor& dx, const Tensor& dy, const Tensor& x, Activation act, bool accumulate, Context& ctx,
+                         double slope = 0.01);
 
 // y[k, ..., n] = x[k, ..., n] + bias[k, n]; bias may be shared [N]. x: [K, rows..., N]; y may alias x.
 void bias_add(Tensor& y, const Tensor& x, const Tensor& bias, Context& ctx);

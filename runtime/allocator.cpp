@@ -44,7 +44,9 @@ AllocatorStats HostAllocator::stats() const {
   return s;
 }
 
-void HostAllocator::reset_peak() { peak_.store(in_use_.load()); }
+void HostAllocator::reset_peak() {
+  peak_.store(in_use_.load());
+}
 
 std::shared_ptr<HostAllocator> HostAllocator::shared() {
   static const std::shared_ptr<HostAllocator> instance = std::make_shared<HostAllocator>();

@@ -15,12 +15,12 @@
 namespace groove {
 
 struct AllocatorStats {
-  std::size_t bytes_in_use = 0;       // handed out and not yet freed
-  std::size_t peak_bytes_in_use = 0;  // high-water mark of bytes_in_use
-  std::size_t bytes_reserved = 0;     // obtained from the system (in use + cached)
-  std::uint64_t n_allocations = 0;    // calls to allocate()
+  std::size_t bytes_in_use = 0;            // handed out and not yet freed
+  std::size_t peak_bytes_in_use = 0;       // high-water mark of bytes_in_use
+  std::size_t bytes_reserved = 0;          // obtained from the system (in use + cached)
+  std::uint64_t n_allocations = 0;         // calls to allocate()
   std::uint64_t n_system_allocations = 0;  // calls to the system (cudaMalloc / aligned_alloc)
-  std::uint64_t n_cache_hits = 0;     // allocations served from the cache
+  std::uint64_t n_cache_hits = 0;          // allocations served from the cache
 };
 
 class Allocator {

@@ -2,9 +2,8 @@
 #include "runtime/build_info.h"
 
 #include <cblas.h>
-#include <omp.h>
-
 #include <groove/config.h>
+#include <omp.h>
 
 #include "git_hash.inc"  // generated on every build: #define GROOVE_GIT_HASH "..."
 
@@ -16,10 +15,17 @@ std::string blas_description() {
   s += ", core ";
   s += openblas_get_corename();
   switch (openblas_get_parallel()) {
-    case 0: s += " (sequential)"; break;
-    case 1: s += " (pthreads)"; break;
-    case 2: s += " (OpenMP)"; break;
-    default: break;
+    case 0:
+      s += " (sequential)";
+      break;
+    case 1:
+      s += " (pthreads)";
+      break;
+    case 2:
+      s += " (OpenMP)";
+      break;
+    default:
+      break;
   }
   return s;
 }

@@ -13,8 +13,8 @@ Device Device::parse(const std::string& text) {
   if (text.rfind("cuda:", 0) == 0 && text.size() > 5) {
     int index = 0;
     for (std::size_t i = 5; i < text.size(); ++i) {
-      GROOVE_CHECK(std::isdigit(static_cast<unsigned char>(text[i])) && index < 100000,
-                   "invalid device '", text, "': expected cpu, cuda or cuda:N");
+      GROOVE_CHECK(std::isdigit(static_cast<unsigned char>(text[i])) && index < 100000, "invalid device '", text,
+                   "': expected cpu, cuda or cuda:N");
       index = index * 10 + (text[i] - '0');
     }
     return cuda(index);
@@ -22,7 +22,9 @@ Device Device::parse(const std::string& text) {
   GROOVE_THROW("invalid device '", text, "': expected auto, cpu, cuda or cuda:N");
 }
 
-std::string Device::str() const { return is_cpu() ? std::string("cpu") : "cuda:" + std::to_string(index_); }
+std::string Device::str() const {
+  return is_cpu() ? std::string("cpu") : "cuda:" + std::to_string(index_);
+}
 
 Device resolve_device(const std::string& requested) {
   if (requested == "auto") return cuda_device_count() > 0 ? Device::cuda(0) : Device::cpu();

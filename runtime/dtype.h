@@ -16,13 +16,26 @@ constexpr std::size_t dtype_size(DType t) {
 constexpr const char* dtype_name(DType t) {
   return t == DType::f32 ? "f32" : t == DType::f64 ? "f64" : "i32";
 }
-constexpr bool is_floating(DType t) { return t != DType::i32; }
+constexpr bool is_floating(DType t) {
+  return t != DType::i32;
+}
 
-template <typename T> struct dtype_of;
-template <> struct dtype_of<float> { static constexpr DType value = DType::f32; };
-template <> struct dtype_of<double> { static constexpr DType value = DType::f64; };
-template <> struct dtype_of<std::int32_t> { static constexpr DType value = DType::i32; };
-template <typename T> inline constexpr DType dtype_v = dtype_of<T>::value;
+template <typename T>
+struct dtype_of;
+template <>
+struct dtype_of<float> {
+  static constexpr DType value = DType::f32;
+};
+template <>
+struct dtype_of<double> {
+  static constexpr DType value = DType::f64;
+};
+template <>
+struct dtype_of<std::int32_t> {
+  static constexpr DType value = DType::i32;
+};
+template <typename T>
+inline constexpr DType dtype_v = dtype_of<T>::value;
 
 // Parses "f32"/"float32", "f64"/"float64", "i32"/"int32"; throws groove::Error naming the text.
 DType parse_dtype(const std::string& text);
@@ -30,24 +43,38 @@ DType parse_dtype(const std::string& text);
 }  // namespace groove
 
 // Runs `__VA_ARGS__` with `T` bound to the C++ type of a floating dtype; throws for others.
-#define GROOVE_DISPATCH_FLOAT(dtype, what, ...)                                            \
-  [&] {                                                                                   \
-    switch (dtype) {                                                                      \
-      case ::groove::DType::f32: { using T = float; return __VA_ARGS__(); }               \
-      case ::groove::DType::f64: { using T = double; return __VA_ARGS__(); }              \
-      default:                                                                            \
-        GROOVE_THROW(what, ": dtype ", ::groove::dtype_name(dtype),                       \
-                     " is not supported (expected f32 or f64)");                          \
-    }                                                                                     \
+#define GROOVE_DISPATCH_FLOAT(dtype, what, ...)                                                                 \
+  [&] {                                                                                                         \
+    switch (dtype) {                                                                                            \
+      case ::groove::DType::f32: {                                                                              \
+        using T = float;                                                                                        \
+        return __VA_ARGS__();                                                                                   \
+      }                                                                                                         \
+      case ::groove::DType::f64: {                                                                              \
+        using T = double;                                                                                       \
+        return __VA_ARGS__();                                                                                   \
+      }                                                                                                         \
+      default:                                                                                                  \
+        GROOVE_THROW(what, ": dtype ", ::groove::dtype_name(dtype), " is not supported (expected f32 or f64)"); \
+    }                                                                                                           \
   }()
 
 // Same, for every dtype (f32, f64, i32).
-#define GROOVE_DISPATCH_ALL(dtype, what, ...)                                              \
-  [&] {                                                                                   \
-    switch (dtype) {                                                                      \
-      case ::groove::DType::f32: { using T = float; return __VA_ARGS__(); }               \
-      case ::groove::DType::f64: { using T = double; return __VA_ARGS__(); }              \
-      case ::groove::DType::i32: { using T = std::int32_t; return __VA_ARGS__(); }        \
-    }                                                                                     \
-    GROOVE_THROW(what, ": unknown dtype");                                                \
+#define GROOVE_DISPATCH_ALL(dtype, what, ...) \
+  [&] {                                       \
+    switch (dtype) {                          \
+      case ::groove::DType::f32: {            \
+        using T = float;                      \
+        return __VA_ARGS__();                 \
+      }                                       \
+      case ::groove::DType::f64: {            \
+        using T = double;                     \
+        return __VA_ARGS__();                 \
+      }                                       \
+      case ::groove::DType::i32: {            \
+        using T = std::int32_t;               \
+        return __VA_ARGS__();                 \
+      }                                       \
+    }                                         \
+    GROOVE_THROW(what, ": unknown dtype");    \
   }()

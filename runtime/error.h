@@ -44,21 +44,19 @@ std::string concat(const Args&... args) {
 
 }  // namespace groove
 
-#define GROOVE_CHECK(cond, ...)                                                              \
-  do {                                                                                       \
-    if (!(cond)) {                                                                           \
-      ::groove::detail::throw_error(__FILE__, __LINE__, #cond,                               \
-                                    ::groove::detail::concat(__VA_ARGS__));                  \
-    }                                                                                        \
+#define GROOVE_CHECK(cond, ...)                                                                        \
+  do {                                                                                                 \
+    if (!(cond)) {                                                                                     \
+      ::groove::detail::throw_error(__FILE__, __LINE__, #cond, ::groove::detail::concat(__VA_ARGS__)); \
+    }                                                                                                  \
   } while (0)
 
 #define GROOVE_THROW(...) \
   ::groove::detail::throw_error(__FILE__, __LINE__, nullptr, ::groove::detail::concat(__VA_ARGS__))
 
-#define GROOVE_ASSERT(cond, ...)                                                             \
-  do {                                                                                       \
-    if (!(cond)) {                                                                           \
-      ::groove::detail::throw_internal(__FILE__, __LINE__, #cond,                            \
-                                       ::groove::detail::concat(__VA_ARGS__));               \
-    }                                                                                        \
+#define GROOVE_ASSERT(cond, ...)                                                                          \
+  do {                                                                                                    \
+    if (!(cond)) {                                                                                        \
+      ::groove::detail::throw_internal(__FILE__, __LINE__, #cond, ::groove::detail::concat(__VA_ARGS__)); \
+    }                                                                                                     \
   } while (0)

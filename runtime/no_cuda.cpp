@@ -8,15 +8,27 @@
 
 namespace groove {
 
-int cuda_device_count() { return 0; }
-std::string cuda_unavailable_reason() { return "groove was built without the CUDA backend (GROOVE_CUDA=OFF)"; }
-std::vector<GpuInfo> list_gpus() { return {}; }
-std::string cuda_driver_version() { return {}; }
-std::string cuda_runtime_version() { return {}; }
+int cuda_device_count() {
+  return 0;
+}
+std::string cuda_unavailable_reason() {
+  return "groove was built without the CUDA backend (GROOVE_CUDA=OFF)";
+}
+std::vector<GpuInfo> list_gpus() {
+  return {};
+}
+std::string cuda_driver_version() {
+  return {};
+}
+std::string cuda_runtime_version() {
+  return {};
+}
 
 struct Context::CudaState {};
 
-void Context::CudaStateDeleter::operator()(CudaState* state) const noexcept { delete state; }
+void Context::CudaStateDeleter::operator()(CudaState* state) const noexcept {
+  delete state;
+}
 
 Context::CudaState* create_cuda_state(Device device, std::shared_ptr<Allocator>&) {
   GROOVE_THROW("cannot use ", device.str(), ": ", cuda_unavailable_reason());

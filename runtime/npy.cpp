@@ -33,7 +33,9 @@ constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
 // ---------------------------------------------------------------------------------------------
 // Little-endian byte access
 
-std::uint16_t get_u16(const unsigned char* p) { return static_cast<std::uint16_t>(p[0] | (p[1] << 8)); }
+std::uint16_t get_u16(const unsigned char* p) {
+  return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
+}
 std::uint32_t get_u32(const unsigned char* p) {
   return static_cast<std::uint32_t>(p[0]) | (static_cast<std::uint32_t>(p[1]) << 8) |
          (static_cast<std::uint32_t>(p[2]) << 16) | (static_cast<std::uint32_t>(p[3]) << 24);
@@ -68,7 +70,9 @@ std::string printable(std::string_view text, std::size_t max_chars = 200) {
   return out;
 }
 
-std::string errno_text(int err) { return std::strerror(err); }
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
 
 std::string hex32(std::uint32_t v) {
   char buf[16];
@@ -126,8 +130,7 @@ class LiteralParser {
   static constexpr int kMaxDepth = 16;
 
   [[noreturn]] void fail(const std::string& why) const {
-    GROOVE_THROW(what_, ": malformed NPY header (", why, " at offset ", pos_, "): \"", printable(text_),
-                 "\"");
+    GROOVE_THROW(what_, ": malformed NPY header (", why, " at offset ", pos_, "): \"", printable(text_), "\"");
   }
 
   bool at_end() const { return pos_ >= text_.size(); }
@@ -286,7 +289,8 @@ Source parse_descr(const std::string& descr, const std::string& what) {
   auto kind_of = [&]() -> int {
     if (!well_formed) return -1;
     switch (code) {
-      case 'f': return size == 4 ? int(SourceKind::f32) : size == 8 ? int(SourceKind::f64) : -1;
+      case 'f':
+        return size == 4 ? int(SourceKind::f32) : size == 8 ? int(SourceKind::f64) : -1;
       case 'i':
         return size == 1   ? int(SourceKind::i8)
                : size == 2 ? int(SourceKind::i16)
@@ -299,8 +303,10 @@ Source parse_descr(const std::string& descr, const std::string& what) {
                : size == 4 ? int(SourceKind::u32)
                : size == 8 ? int(SourceKind::u64)
                            : -1;
-      case 'b': return size == 1 ? int(SourceKind::b1) : -1;
-      default: return -1;
+      case 'b':
+        return size == 1 ? int(SourceKind::b1) : -1;
+      default:
+        return -1;
     }
   };
   const int kind = kind_of();
@@ -321,15 +327,13 @@ void convert_to_i32(const unsigned char* src, std::int64_t n, std::int32_t* dst,
     std::memcpy(&v, src + i * static_cast<std::int64_t>(sizeof(S)), sizeof(S));
     if constexpr (sizeof(S) >= 4 && std::is_signed_v<S>) {
       const std::int64_t w = v;
-      GROOVE_CHECK(
-          w >= std::numeric_limits<std::int32_t>::min() && w <= std::numeric_limits<std::int32_t>::max(),
-          what, ": ", descr, " value ", w, " at flat index ", i,
-          " does not fit in int32 (groove reads integer arrays as int32)");
+      GROOVE_CHECK(w >= std::numeric_limits<std::int32_t>::min() && w <= std::numeric_limits<std::int32_t>::max(), what,
+                   ": ", descr, " value ", w, " at flat index ", i,
+                   " does not fit in int32 (groove reads integer arrays as int32)");
     } else if constexpr (sizeof(S) >= 4) {
       const std::uint64_t w = v;
-      GROOVE_CHECK(w <= static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max()), what, ": ",
-                   descr, " value ", w, " at flat index ", i,
-                   " does not fit in int32 (groove reads integer arrays as int32)");
+      GROOVE_CHECK(w <= static_cast<std::uint64_t>(std::numeric_limits<std::int32_t>::max()), what, ": ", descr,
+                   " value ", w, " at flat index ", i, " does not fit in int32 (groove reads integer arrays as int32)");
     }
     dst[i] = static_cast<std::int32_t>(v);
   }
@@ -337,9 +341,12 @@ void convert_to_i32(const unsigned char* src, std::int64_t n, std::int32_t* dst,
 
 const char* descr_of(DType dtype) {
   switch (dtype) {
-    case DType::f32: return "<f4";
-    case DType::f64: return "<f8";
-    case DType::i32: return "<i4";
+    case DType::f32:
+      return "<f4";
+    case DType::f64:
+      return "<f8";
+    case DType::i32:
+      return "<i4";
   }
   GROOVE_THROW("NPY: unknown dtype");
 }
@@ -418,8 +425,7 @@ ZipArchive open_zip(const std::string& path) {
   GROOVE_CHECK(eocd != size, path,
                ": not a ZIP/NPZ archive (no end-of-central-directory record; truncated or not a zip file)");
   const unsigned char* e = base + eocd;
-  GROOVE_CHECK(get_u16(e + 4) == 0 && get_u16(e + 6) == 0, path,
-               ": multi-disk ZIP archives are not supported");
+  GROOVE_CHECK(get_u16(e + 4) == 0 && get_u16(e + 6) == 0, path, ": multi-disk ZIP archives are not supported");
   std::uint64_t count = get_u16(e + 10);
   std::uint64_t cd_size = get_u32(e + 12);
   std::uint64_t cd_offset = get_u32(e + 16);
@@ -428,14 +434,13 @@ ZipArchive open_zip(const std::string& path) {
   if (eocd >= kZip64LocatorSize && get_u32(base + eocd - kZip64LocatorSize) == kZip64LocatorSig) {
     const std::uint64_t z64 = get_u64(base + eocd - kZip64LocatorSize + 8);
     GROOVE_CHECK(in_bounds(z64, kZip64EocdSize, size) && get_u32(base + z64) == kZip64EocdSig, path,
-                 ": corrupted ZIP64 end-of-central-directory record (offset ", z64, ", archive size ", size,
-                 ")");
+                 ": corrupted ZIP64 end-of-central-directory record (offset ", z64, ", archive size ", size, ")");
     count = get_u64(base + z64 + 32);
     cd_size = get_u64(base + z64 + 40);
     cd_offset = get_u64(base + z64 + 48);
   }
-  GROOVE_CHECK(in_bounds(cd_offset, cd_size, size), path, ": central directory (offset ", cd_offset, ", ",
-               cd_size, " bytes) extends past the end of the archive (", size, " bytes); truncated?");
+  GROOVE_CHECK(in_bounds(cd_offset, cd_size, size), path, ": central directory (offset ", cd_offset, ", ", cd_size,
+               " bytes) extends past the end of the archive (", size, " bytes); truncated?");
   GROOVE_CHECK(count <= cd_size / kCentralSize, path, ": the archive claims ", count,
                " members but its central directory has room for at most ", cd_size / kCentralSize);
 
@@ -447,8 +452,7 @@ ZipArchive open_zip(const std::string& path) {
     GROOVE_CHECK(in_bounds(p, kCentralSize, cd_end) && get_u32(base + p) == kCentralSig, path,
                  ": corrupted central directory (entry ", i, " at offset ", p, ")");
     const unsigned char* c = base + p;
-    const std::uint64_t name_len = get_u16(c + 28), extra_len = get_u16(c + 30),
-                        comment_len = get_u16(c + 32);
+    const std::uint64_t name_len = get_u16(c + 28), extra_len = get_u16(c + 30), comment_len = get_u16(c + 32);
     GROOVE_CHECK(in_bounds(p + kCentralSize, name_len + extra_len + comment_len, cd_end), path,
                  ": corrupted central directory (entry ", i, " extends past the directory)");
     ZipEntry entry;
@@ -548,15 +552,15 @@ std::string inflate_raw(const unsigned char* in, std::uint64_t in_size, std::uin
     if (rc == Z_BUF_ERROR) {
       GROOVE_CHECK(!(s.zs.avail_in == 0 && in_left == 0), what,
                    ": compressed data ends before the end of the deflate stream (truncated or corrupted)");
-      GROOVE_CHECK(!(s.zs.avail_out == 0 && out_left == 0), what, ": decompresses to more than the ",
-                   out_size, " bytes the central directory declares");
+      GROOVE_CHECK(!(s.zs.avail_out == 0 && out_left == 0), what, ": decompresses to more than the ", out_size,
+                   " bytes the central directory declares");
     }
     GROOVE_THROW(what, ": inflate failed (zlib error ", rc, s.zs.msg ? std::string(": ") + s.zs.msg : "",
                  "); the archive is corrupted");
   }
   const std::uint64_t produced = out_size - out_left - s.zs.avail_out;
-  GROOVE_CHECK(produced == out_size, what, ": decompresses to ", produced,
-               " bytes but the central directory declares ", out_size);
+  GROOVE_CHECK(produced == out_size, what, ": decompresses to ", produced, " bytes but the central directory declares ",
+               out_size);
   return out;
 }
 
@@ -564,30 +568,29 @@ Tensor extract_member(const ZipArchive& zip, const ZipEntry& entry) {
   const std::string what = member_what(zip.path, entry.name);
   const auto* base = reinterpret_cast<const unsigned char*>(zip.bytes.data());
   const std::uint64_t size = zip.bytes.size();
-  GROOVE_CHECK(in_bounds(entry.local_offset, kLocalSize, size), what, ": local header offset ",
-               entry.local_offset, " is past the end of the archive (", size, " bytes)");
+  GROOVE_CHECK(in_bounds(entry.local_offset, kLocalSize, size), what, ": local header offset ", entry.local_offset,
+               " is past the end of the archive (", size, " bytes)");
   const unsigned char* h = base + entry.local_offset;
   GROOVE_CHECK(get_u32(h) == kLocalSig, what, ": bad local header signature at offset ", entry.local_offset);
   // The local header's own name and extra lengths locate the data; its extra field (ZIP64 sizes from
   // np.savez's force_zip64) often differs from the central directory's.
   const std::uint64_t name_len = get_u16(h + 26), extra_len = get_u16(h + 28);
   const std::uint64_t data_offset = entry.local_offset + kLocalSize + name_len + extra_len;
-  GROOVE_CHECK(data_offset <= size &&
-                   std::string_view(reinterpret_cast<const char*>(h + kLocalSize), name_len) == entry.name,
-               what, ": local header does not match the central directory");
+  GROOVE_CHECK(
+      data_offset <= size && std::string_view(reinterpret_cast<const char*>(h + kLocalSize), name_len) == entry.name,
+      what, ": local header does not match the central directory");
   GROOVE_CHECK((get_u16(h + 6) & 0x41) == 0, what, ": encrypted members are not supported");
   GROOVE_CHECK(in_bounds(data_offset, entry.compressed, size), what, ": data (offset ", data_offset, ", ",
-               entry.compressed, " bytes) extends past the end of the archive (", size,
-               " bytes); truncated?");
+               entry.compressed, " bytes) extends past the end of the archive (", size, " bytes); truncated?");
 
   const unsigned char* data = base + data_offset;
   std::string inflated;
   if (entry.method == 0) {
-    GROOVE_CHECK(entry.compressed == entry.uncompressed, what, ": stored member has compressed size ",
-                 entry.compressed, " but uncompressed size ", entry.uncompressed);
+    GROOVE_CHECK(entry.compressed == entry.uncompressed, what, ": stored member has compressed size ", entry.compressed,
+                 " but uncompressed size ", entry.uncompressed);
   } else if (entry.method == 8) {
-    GROOVE_CHECK(entry.uncompressed / kMaxDeflateRatio <= entry.compressed + 1, what, ": declares ",
-                 entry.uncompressed, " uncompressed bytes from ", entry.compressed,
+    GROOVE_CHECK(entry.uncompressed / kMaxDeflateRatio <= entry.compressed + 1, what, ": declares ", entry.uncompressed,
+                 " uncompressed bytes from ", entry.compressed,
                  " compressed bytes, more than deflate can produce (corrupted archive)");
     inflated = inflate_raw(data, entry.compressed, entry.uncompressed, what);
     data = reinterpret_cast<const unsigned char*>(inflated.data());
@@ -598,12 +601,14 @@ Tensor extract_member(const ZipArchive& zip, const ZipEntry& entry) {
   }
   const std::size_t n = static_cast<std::size_t>(entry.uncompressed);
   const std::uint32_t crc = crc32_of(data, n);
-  GROOVE_CHECK(crc == entry.crc, what, ": CRC-32 mismatch (the archive says ", hex32(entry.crc),
-               ", the data has ", hex32(crc), "); the archive is corrupted");
+  GROOVE_CHECK(crc == entry.crc, what, ": CRC-32 mismatch (the archive says ", hex32(entry.crc), ", the data has ",
+               hex32(crc), "); the archive is corrupted");
   return parse_npy(data, n, what);
 }
 
-std::string array_name(const ZipEntry& entry) { return entry.name.substr(0, entry.name.size() - 4); }
+std::string array_name(const ZipEntry& entry) {
+  return entry.name.substr(0, entry.name.size() - 4);
+}
 
 struct DeflateStream {
   z_stream zs{};
@@ -615,9 +620,8 @@ struct DeflateStream {
 
 std::string deflate_raw(const std::string& input, const std::string& what) {
   DeflateStream s;
-  GROOVE_CHECK(
-      deflateInit2(&s.zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK, what,
-      ": zlib deflateInit2 failed");
+  GROOVE_CHECK(deflateInit2(&s.zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) == Z_OK, what,
+               ": zlib deflateInit2 failed");
   s.ready = true;
   std::string out;
   std::vector<unsigned char> buf(256 * 1024);
@@ -657,15 +661,14 @@ Tensor parse_npy(const void* data, std::size_t bytes, const std::string& what) {
   GROOVE_CHECK(std::memcmp(p, kMagic, 6) == 0, what, ": not an NPY file (it starts with \"",
                printable(std::string_view(reinterpret_cast<const char*>(p), 6)), "\", not \"\\x93NUMPY\")");
   const int major = p[6], minor = p[7];
-  GROOVE_CHECK((major == 1 || major == 2 || major == 3) && minor == 0, what,
-               ": unsupported NPY format version ", major, ".", minor, " (supported: 1.0, 2.0, 3.0)");
+  GROOVE_CHECK((major == 1 || major == 2 || major == 3) && minor == 0, what, ": unsupported NPY format version ", major,
+               ".", minor, " (supported: 1.0, 2.0, 3.0)");
   const std::size_t prefix = major == 1 ? 10 : 12;
   GROOVE_CHECK(bytes >= prefix, what, ": truncated NPY header (", bytes, " bytes)");
   const std::uint64_t header_len = major == 1 ? get_u16(p + 8) : get_u32(p + 8);
   GROOVE_CHECK(header_len <= bytes - prefix, what, ": NPY header length ", header_len,
                " extends past the end of the file (", bytes, " bytes); truncated header?");
-  const std::string_view header(reinterpret_cast<const char*>(p + prefix),
-                                static_cast<std::size_t>(header_len));
+  const std::string_view header(reinterpret_cast<const char*>(p + prefix), static_cast<std::size_t>(header_len));
 
   const PyValue dict = LiteralParser(header, what).parse();
   GROOVE_CHECK(dict.kind == PyValue::Kind::dict, what, ": malformed NPY header (not a dictionary): \"",
@@ -681,46 +684,40 @@ Tensor parse_npy(const void* data, std::size_t bytes, const std::string& what) {
     } else if (key == "shape") {
       shape_v = &value;
     } else {
-      GROOVE_THROW(what, ": malformed NPY header (unexpected key '", printable(key), "'): \"",
-                   printable(header), "\"");
+      GROOVE_THROW(what, ": malformed NPY header (unexpected key '", printable(key), "'): \"", printable(header), "\"");
     }
   }
   auto require = [&](const PyValue* v, const char* key) {
-    GROOVE_CHECK(v != nullptr, what, ": malformed NPY header (no '", key, "' key): \"", printable(header),
-                 "\"");
+    GROOVE_CHECK(v != nullptr, what, ": malformed NPY header (no '", key, "' key): \"", printable(header), "\"");
   };
   require(descr, "descr");
   require(fortran, "fortran_order");
   require(shape_v, "shape");
   GROOVE_CHECK(descr->kind == PyValue::Kind::string, what,
-               ": unsupported dtype (structured or sub-array dtypes are not supported): \"",
-               printable(header), "\"");
+               ": unsupported dtype (structured or sub-array dtypes are not supported): \"", printable(header), "\"");
   GROOVE_CHECK(fortran->kind == PyValue::Kind::boolean, what,
                ": malformed NPY header ('fortran_order' is not True or False): \"", printable(header), "\"");
-  GROOVE_CHECK(!fortran->boolean, what,
-               ": Fortran-order arrays are not supported; save with np.ascontiguousarray");
-  GROOVE_CHECK(shape_v->kind == PyValue::Kind::tuple, what,
-               ": malformed NPY header ('shape' is not a tuple): \"", printable(header), "\"");
+  GROOVE_CHECK(!fortran->boolean, what, ": Fortran-order arrays are not supported; save with np.ascontiguousarray");
+  GROOVE_CHECK(shape_v->kind == PyValue::Kind::tuple, what, ": malformed NPY header ('shape' is not a tuple): \"",
+               printable(header), "\"");
   GROOVE_CHECK(shape_v->items.size() <= static_cast<std::size_t>(Shape::kMaxDims), what, ": array has ",
                shape_v->items.size(), " dimensions; groove supports at most ", Shape::kMaxDims);
   std::vector<std::int64_t> dims;
   std::int64_t count = 1;
   bool overflow = false;
   for (const PyValue& d : shape_v->items) {
-    GROOVE_CHECK(d.kind == PyValue::Kind::integer, what,
-                 ": malformed NPY header (shape entry is not an integer): \"", printable(header), "\"");
-    GROOVE_CHECK(d.integer >= 0, what, ": negative dimension ", d.integer, " in shape \"", printable(header),
-                 "\"");
+    GROOVE_CHECK(d.kind == PyValue::Kind::integer, what, ": malformed NPY header (shape entry is not an integer): \"",
+                 printable(header), "\"");
+    GROOVE_CHECK(d.integer >= 0, what, ": negative dimension ", d.integer, " in shape \"", printable(header), "\"");
     // Same left-to-right order as Shape::numel, so any shape accepted here is accepted there.
     if (d.integer != 0 && count > kInt64Max / d.integer) overflow = true;
     if (!overflow) count *= d.integer;
     dims.push_back(d.integer);
   }
-  GROOVE_CHECK(!overflow, what, ": the element count of the shape overflows int64: \"", printable(header),
-               "\"");
+  GROOVE_CHECK(!overflow, what, ": the element count of the shape overflows int64: \"", printable(header), "\"");
   const Source src = parse_descr(descr->text, what);
-  GROOVE_CHECK(count <= kInt64Max / static_cast<std::int64_t>(src.itemsize), what,
-               ": the data size of shape ", shape_repr(Shape(dims)), " overflows int64");
+  GROOVE_CHECK(count <= kInt64Max / static_cast<std::int64_t>(src.itemsize), what, ": the data size of shape ",
+               shape_repr(Shape(dims)), " overflows int64");
   const std::uint64_t need = static_cast<std::uint64_t>(count) * src.itemsize;
   const std::uint64_t have = bytes - prefix - header_len;
   GROOVE_CHECK(have >= need, what, ": truncated data: shape ", shape_repr(Shape(dims)), " of '", descr->text,
@@ -736,17 +733,33 @@ Tensor parse_npy(const void* data, std::size_t bytes, const std::string& what) {
   switch (src.kind) {
     case SourceKind::f32:
     case SourceKind::f64:
-    case SourceKind::i32: std::memcpy(t.raw(), body, static_cast<std::size_t>(need)); break;
+    case SourceKind::i32:
+      std::memcpy(t.raw(), body, static_cast<std::size_t>(need));
+      break;
     case SourceKind::b1:
       for (std::int64_t i = 0; i < count; ++i) out[i] = body[i] != 0;
       break;
-    case SourceKind::i8: convert_to_i32<std::int8_t>(body, count, out, what, ds); break;
-    case SourceKind::u8: convert_to_i32<std::uint8_t>(body, count, out, what, ds); break;
-    case SourceKind::i16: convert_to_i32<std::int16_t>(body, count, out, what, ds); break;
-    case SourceKind::u16: convert_to_i32<std::uint16_t>(body, count, out, what, ds); break;
-    case SourceKind::u32: convert_to_i32<std::uint32_t>(body, count, out, what, ds); break;
-    case SourceKind::i64: convert_to_i32<std::int64_t>(body, count, out, what, ds); break;
-    case SourceKind::u64: convert_to_i32<std::uint64_t>(body, count, out, what, ds); break;
+    case SourceKind::i8:
+      convert_to_i32<std::int8_t>(body, count, out, what, ds);
+      break;
+    case SourceKind::u8:
+      convert_to_i32<std::uint8_t>(body, count, out, what, ds);
+      break;
+    case SourceKind::i16:
+      convert_to_i32<std::int16_t>(body, count, out, what, ds);
+      break;
+    case SourceKind::u16:
+      convert_to_i32<std::uint16_t>(body, count, out, what, ds);
+      break;
+    case SourceKind::u32:
+      convert_to_i32<std::uint32_t>(body, count, out, what, ds);
+      break;
+    case SourceKind::i64:
+      convert_to_i32<std::int64_t>(body, count, out, what, ds);
+      break;
+    case SourceKind::u64:
+      convert_to_i32<std::uint64_t>(body, count, out, what, ds);
+      break;
   }
   return t;
 }
@@ -758,8 +771,7 @@ std::string serialize_npy(const Tensor& tensor) {
                      "', 'fortran_order': False, 'shape': " + shape_repr(host.shape()) + ", }";
   // numpy leaves room for the first dimension to grow to 21 digits (np.lib.format's
   // GROWTH_AXIS_MAX_DIGITS); doing the same makes our files byte-identical to np.save's.
-  if (host.ndim() > 0)
-    dict.append(21 - std::min<std::size_t>(21, std::to_string(host.shape()[0]).size()), ' ');
+  if (host.ndim() > 0) dict.append(21 - std::min<std::size_t>(21, std::to_string(host.shape()[0]).size()), ' ');
   // The data starts at a multiple of 64 bytes, as numpy writes it (aligned for memory mapping).
   auto padded_len = [&](std::size_t prefix) {
     const std::size_t hlen = dict.size() + 1;
@@ -917,8 +929,7 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(++counter);
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) {
-    GROOVE_THROW("cannot write '", path, "': cannot create the temporary file '", tmp,
-                 "': ", errno_text(errno));
+    GROOVE_THROW("cannot write '", path, "': cannot create the temporary file '", tmp, "': ", errno_text(errno));
   }
   auto fail = [&](const char* step, int err, bool close_fd) {
     if (close_fd) ::close(fd);

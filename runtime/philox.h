@@ -140,10 +140,22 @@ GROOVE_HD inline void sincos_2pi(double u, double& s, double& c) {
   pc = fma(pc, x2, 0.5);
   const double cos_x = fma(-x2, pc, 1.0);
   switch (static_cast<int>(q) & 3) {
-    case 0: s = sin_x; c = cos_x; break;
-    case 1: s = cos_x; c = -sin_x; break;
-    case 2: s = -sin_x; c = -cos_x; break;
-    default: s = -cos_x; c = sin_x; break;
+    case 0:
+      s = sin_x;
+      c = cos_x;
+      break;
+    case 1:
+      s = cos_x;
+      c = -sin_x;
+      break;
+    case 2:
+      s = -sin_x;
+      c = -cos_x;
+      break;
+    default:
+      s = -cos_x;
+      c = sin_x;
+      break;
   }
 }
 }  // namespace philox_detail
@@ -185,7 +197,9 @@ GROOVE_HD inline T normal_from_block(U32x4 w, int lane, T mean, T stddev) {
 }
 
 // 1 with probability p, else 0 (compares a (0,1) float uniform with p).
-GROOVE_HD inline bool bernoulli_from_block(U32x4 w, int lane, float p) { return u01_f32(w.v[lane]) < p; }
+GROOVE_HD inline bool bernoulli_from_block(U32x4 w, int lane, float p) {
+  return u01_f32(w.v[lane]) < p;
+}
 
 // 64-bit sort key of element i for random permutations (sorted by (key, i); ties are broken by i).
 GROOVE_HD inline std::uint64_t permutation_key(U32x4 w, int lane) {

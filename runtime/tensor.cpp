@@ -15,8 +15,8 @@ namespace groove {
 Shape::Shape(std::initializer_list<std::int64_t> dims) : Shape(std::vector<std::int64_t>(dims)) {}
 
 Shape::Shape(const std::vector<std::int64_t>& dims) {
-  GROOVE_CHECK(dims.size() <= static_cast<std::size_t>(kMaxDims), "shape with ", dims.size(),
-               " dimensions; at most ", kMaxDims, " are supported");
+  GROOVE_CHECK(dims.size() <= static_cast<std::size_t>(kMaxDims), "shape with ", dims.size(), " dimensions; at most ",
+               kMaxDims, " are supported");
   ndim_ = static_cast<int>(dims.size());
   for (int i = 0; i < ndim_; ++i) {
     GROOVE_CHECK(dims[static_cast<std::size_t>(i)] >= 0, "negative dimension ", dims[static_cast<std::size_t>(i)],
@@ -37,7 +37,9 @@ std::int64_t Shape::prod(int begin, int end) const {
   return n;
 }
 
-std::int64_t Shape::numel() const { return prod(0, ndim_); }
+std::int64_t Shape::numel() const {
+  return prod(0, ndim_);
+}
 
 std::string Shape::str() const {
   std::string s = "[";
@@ -105,8 +107,8 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Context& ctx) {
   Tensor t;
   t.shape_ = shape;
   t.dtype_ = dtype;
-  t.storage_ = make_storage(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype), ctx.device(),
-                            ctx.allocator_ptr());
+  t.storage_ =
+      make_storage(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype), ctx.device(), ctx.allocator_ptr());
   return t;
 }
 
@@ -125,8 +127,8 @@ Tensor Tensor::host(const Shape& shape, DType dtype) {
   Tensor t;
   t.shape_ = shape;
   t.dtype_ = dtype;
-  t.storage_ = make_storage(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype), Device::cpu(),
-                            HostAllocator::shared());
+  t.storage_ =
+      make_storage(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype), Device::cpu(), HostAllocator::shared());
   return t;
 }
 
@@ -184,8 +186,8 @@ Tensor Tensor::reshape(const Shape& shape) const {
 
 void Tensor::copy_from(const Tensor& src, Context& ctx) {
   GROOVE_CHECK(defined() && src.defined(), "copy_from: undefined tensor");
-  GROOVE_CHECK(src.dtype() == dtype_ && src.shape() == shape_, "copy_from: destination ", str(),
-               " and source ", src.str(), " differ in dtype or shape");
+  GROOVE_CHECK(src.dtype() == dtype_ && src.shape() == shape_, "copy_from: destination ", str(), " and source ",
+               src.str(), " differ in dtype or shape");
   if (nbytes() == 0) return;
   if (!is_cuda() && !src.is_cuda()) {
     std::memmove(raw(), src.raw(), nbytes());
@@ -226,8 +228,7 @@ void check_tensor(const Tensor& t, const char* name, DType dtype) {
 
 void check_shape(const Tensor& t, const char* name, const Shape& expected) {
   GROOVE_CHECK(t.defined(), "tensor '", name, "' is undefined");
-  GROOVE_CHECK(t.shape() == expected, "tensor '", name, "' has shape ", t.shape().str(), ", expected ",
-               expected.str());
+  GROOVE_CHECK(t.shape() == expected, "tensor '", name, "' has shape ", t.shape().str(), ", expected ", expected.str());
 }
 
 void check_same_device(const Tensor& t, const char* name, const Context& ctx) {

@@ -38,8 +38,8 @@ class Shape {
   // Product of dims [begin, end).
   std::int64_t prod(int begin, int end) const;
   std::vector<std::int64_t> vec() const { return {dims_.begin(), dims_.begin() + ndim_}; }
-  std::string str() const;  // "[3, 4]"
-  Shape drop_front() const;  // [K, a, b] -> [a, b]
+  std::string str() const;                 // "[3, 4]"
+  Shape drop_front() const;                // [K, a, b] -> [a, b]
   Shape with_front(std::int64_t k) const;  // [a, b] -> [k, a, b]
   Shape without(int axis) const;
 
@@ -136,8 +136,8 @@ void check_same_device(const Tensor& t, const char* name, const Context& ctx);
 
 template <typename T>
 Tensor Tensor::from_vector(const Shape& shape, const std::vector<T>& values) {
-  GROOVE_CHECK(static_cast<std::int64_t>(values.size()) == shape.numel(), "from_vector: ",
-               values.size(), " values for shape ", shape.str());
+  GROOVE_CHECK(static_cast<std::int64_t>(values.size()) == shape.numel(), "from_vector: ", values.size(),
+               " values for shape ", shape.str());
   Tensor t = host(shape, dtype_v<T>);
   T* p = t.data<T>();
   for (std::size_t i = 0; i < values.size(); ++i) p[i] = values[i];

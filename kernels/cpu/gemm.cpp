@@ -13,15 +13,15 @@
 namespace groove::cpu {
 
 namespace {
-void blas_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
-               int ldb, float beta, float* c, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a,
-              lda, b, ldb, beta, c, ldc);
+void blas_gemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
+               float beta, float* c, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b,
+              ldb, beta, c, ldc);
 }
-void blas_gemm(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, int lda, const double* b,
-               int ldb, double beta, double* c, int ldc) {
-  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a,
-              lda, b, ldb, beta, c, ldc);
+void blas_gemm(bool ta, bool tb, int m, int n, int k, double alpha, const double* a, int lda, const double* b, int ldb,
+               double beta, double* c, int ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b,
+              ldb, beta, c, ldc);
 }
 
 int to_blas_int(std::int64_t v, const char* what) {
@@ -32,8 +32,8 @@ int to_blas_int(std::int64_t v, const char* what) {
 // One product with BLAS. beta == 0 must ignore c's old contents (even NaN): zero it first, since
 // not every BLAS kernel special-cases beta == 0.
 template <typename T>
-void vendor_one(T* c, const T* a, const T* b, std::int64_t m, std::int64_t n, std::int64_t k, bool ta, bool tb,
-                T alpha, T beta) {
+void vendor_one(T* c, const T* a, const T* b, std::int64_t m, std::int64_t n, std::int64_t k, bool ta, bool tb, T alpha,
+                T beta) {
   if (beta == T(0)) {
     for (std::int64_t i = 0; i < m * n; ++i) c[i] = T(0);
   }
@@ -47,8 +47,8 @@ void vendor_one(T* c, const T* a, const T* b, std::int64_t m, std::int64_t n, st
 
 // Reference: each output is a sequential double-precision dot product.
 template <typename T>
-void reference_one(T* c, const T* a, const T* b, std::int64_t m, std::int64_t n, std::int64_t k, bool ta,
-                   bool tb, T alpha, T beta) {
+void reference_one(T* c, const T* a, const T* b, std::int64_t m, std::int64_t n, std::int64_t k, bool ta, bool tb,
+                   T alpha, T beta) {
   for (std::int64_t i = 0; i < m; ++i) {
     for (std::int64_t j = 0; j < n; ++j) {
       double acc = 0;
@@ -81,8 +81,8 @@ void gemm(T* c, const T* a, const T* b, const GemmShape& s, T alpha, T beta, ops
       reference_one(ci, ai, bi, rows, s.n, s.k, s.trans_a, s.trans_b, alpha, beta);
     }
   };
-  const bool collapsible = s.batch > 1 && s.stride_b == 0 && !s.trans_a && s.stride_a == s.m * s.k &&
-                           s.stride_c == s.m * s.n;
+  const bool collapsible =
+      s.batch > 1 && s.stride_b == 0 && !s.trans_a && s.stride_a == s.m * s.k && s.stride_c == s.m * s.n;
   if (s.batch == 1 || collapsible) {
     one(0, s.batch == 1 ? s.m : s.batch * s.m);
     return;

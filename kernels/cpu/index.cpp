@@ -11,8 +11,8 @@ void gather_rows(T* y, const T* x, const std::int32_t* index, const GatherShape&
   // Validate first: nothing may throw inside the parallel loop.
   const std::int64_t n_index = s.index_batch_stride ? s.batch * s.m : s.m;
   for (std::int64_t i = 0; i < n_index; ++i) {
-    GROOVE_CHECK(index[i] >= 0 && index[i] < s.p, "gather_rows: index[", i, "] = ", index[i],
-                 " is out of range [0, ", s.p, ")");
+    GROOVE_CHECK(index[i] >= 0 && index[i] < s.p, "gather_rows: index[", i, "] = ", index[i], " is out of range [0, ",
+                 s.p, ")");
   }
 #pragma omp parallel for if (s.batch * s.m * s.d >= kParallelElements)
   for (std::int64_t row = 0; row < s.batch * s.m; ++row) {

@@ -66,8 +66,8 @@ void activation_forward(T* y, const T* x, std::int64_t n, Activation act, T slop
 }
 
 template <typename T>
-void activation_backward(T* dx, const T* dy, const T* x, std::int64_t n, Activation act, T slope,
-                         bool accumulate, Context& ctx) {
+void activation_backward(T* dx, const T* dy, const T* x, std::int64_t n, Activation act, T slope, bool accumulate,
+                         Context& ctx) {
   if (n == 0) return;
   const cudaStream_t stream = cuda_stream(ctx);
   math::with_activation(act, [&](auto a) {
@@ -95,9 +95,8 @@ template <typename T>
 void binary(T* z, const T* x, const T* y, std::int64_t n, BinaryOp op, Context& ctx) {
   if (n == 0) return;
   const cudaStream_t stream = cuda_stream(ctx);
-  math::with_binary_op(op, [&](auto o) {
-    binary_kernel<decltype(o)::value, T><<<grid_for(n, ctx), kBlock, 0, stream>>>(z, x, y, n);
-  });
+  math::with_binary_op(
+      op, [&](auto o) { binary_kernel<decltype(o)::value, T><<<grid_for(n, ctx), kBlock, 0, stream>>>(z, x, y, n); });
   GROOVE_LAUNCH_CHECK(stream, "binary_kernel");
 }
 

@@ -127,8 +127,8 @@ int to_int(std::int64_t v, const char* what) {
 // C^T = op(B)^T op(A)^T, i.e. cuBLAS(op_b, op_a, n, m, k, B, A, C) with the stored leading dims.
 template <typename T>
 void launch_cublas(T* c, const T* a, const T* b, GemmShape s, T alpha, T beta, Context& ctx) {
-  const bool collapsible = s.batch > 1 && s.stride_b == 0 && !s.trans_a && s.stride_a == s.m * s.k &&
-                           s.stride_c == s.m * s.n;
+  const bool collapsible =
+      s.batch > 1 && s.stride_b == 0 && !s.trans_a && s.stride_a == s.m * s.k && s.stride_c == s.m * s.n;
   if (collapsible) {  // shared b: all models' rows in one product
     s.m *= s.batch;
     s.batch = 1;

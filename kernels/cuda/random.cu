@@ -60,7 +60,9 @@ __global__ void permutation_keys_kernel(std::uint64_t* __restrict__ keys, std::i
   }
 }
 
-std::size_t align_up(std::size_t v) { return (v + 255) / 256 * 256; }
+std::size_t align_up(std::size_t v) {
+  return (v + 255) / 256 * 256;
+}
 }  // namespace
 
 // entries --------------------------------------------------------------------------------------
@@ -70,8 +72,8 @@ template <typename T, typename Draw>
 void launch_draw(T* y, std::int64_t n, const RngKey& key, Draw draw, Context& ctx) {
   if (n == 0) return;
   const cudaStream_t stream = cuda_stream(ctx);
-  draw_kernel<T, Draw><<<grid_for((n + Draw::kPerBlock - 1) / Draw::kPerBlock, ctx), kBlock, 0, stream>>>(y, n, key,
-                                                                                                         draw);
+  draw_kernel<T, Draw>
+      <<<grid_for((n + Draw::kPerBlock - 1) / Draw::kPerBlock, ctx), kBlock, 0, stream>>>(y, n, key, draw);
   GROOVE_LAUNCH_CHECK(stream, "draw_kernel");
 }
 }  // namespace
@@ -96,10 +98,9 @@ void random_permutation(std::int32_t* y, std::int64_t n, const RngKey& key, Cont
   const cudaStream_t stream = cuda_stream(ctx);
   const int count = static_cast<int>(n);  // y is i32, so n fits
   std::size_t temp_bytes = 0;
-  GROOVE_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, temp_bytes, static_cast<const std::uint64_t*>(nullptr),
-                                                    static_cast<std::uint64_t*>(nullptr),
-                                                    static_cast<const std::int32_t*>(nullptr), y, count, 0, 64,
-                                                    stream));
+  GROOVE_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(
+      nullptr, temp_bytes, static_cast<const std::uint64_t*>(nullptr), static_cast<std::uint64_t*>(nullptr),
+      static_cast<const std::int32_t*>(nullptr), y, count, 0, 64, stream));
   const std::size_t keys_bytes = align_up(static_cast<std::size_t>(n) * sizeof(std::uint64_t));
   const std::size_t values_bytes = align_up(static_cast<std::size_t>(n) * sizeof(std::int32_t));
   char* ws = static_cast<char*>(ctx.workspace(2 * keys_bytes + values_bytes + temp_bytes));

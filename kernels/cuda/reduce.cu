@@ -20,8 +20,7 @@ int row_block(std::int64_t r) {
 // kernels ------------------------------------------------------------------------------------
 
 template <ReduceOp Op, typename T>
-__global__ void reduce_rows_kernel(T* __restrict__ out, const T* __restrict__ x, std::int64_t outer,
-                                   std::int64_t r) {
+__global__ void reduce_rows_kernel(T* __restrict__ out, const T* __restrict__ x, std::int64_t outer, std::int64_t r) {
   using R = math::Reducer<Op, T>;
   using Acc = typename R::Acc;
   __shared__ Acc partial[kReduceBlock];
@@ -41,8 +40,8 @@ __global__ void reduce_rows_kernel(T* __restrict__ out, const T* __restrict__ x,
 }
 
 template <ReduceOp Op, typename T>
-__global__ void reduce_strided_kernel(T* __restrict__ out, const T* __restrict__ x, std::int64_t outer,
-                                      std::int64_t r, std::int64_t inner) {
+__global__ void reduce_strided_kernel(T* __restrict__ out, const T* __restrict__ x, std::int64_t outer, std::int64_t r,
+                                      std::int64_t inner) {
   using R = math::Reducer<Op, T>;
   for (std::int64_t t = global_thread(); t < outer * inner; t += grid_stride()) {
     const std::int64_t o = t / inner, i = t % inner;
@@ -101,8 +100,8 @@ void reduce(T* out, const T* x, const ReduceShape& s, ReduceOp op, Context& ctx)
     if (s.inner == 1) {
       reduce_rows_kernel<Op, T><<<row_grid(s.outer, ctx), row_block(s.r), 0, stream>>>(out, x, s.outer, s.r);
     } else {
-      reduce_strided_kernel<Op, T><<<grid_for(s.outer * s.inner, ctx), kBlock, 0, stream>>>(out, x, s.outer, s.r,
-                                                                                            s.inner);
+      reduce_strided_kernel<Op, T>
+          <<<grid_for(s.outer * s.inner, ctx), kBlock, 0, stream>>>(out, x, s.outer, s.r, s.inner);
     }
   });
   GROOVE_LAUNCH_CHECK(stream, "reduce_kernel");

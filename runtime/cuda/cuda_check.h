@@ -7,10 +7,9 @@
 
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <groove/config.h>
 
 #include <type_traits>
-
-#include <groove/config.h>
 
 #include "runtime/error.h"
 
@@ -26,8 +25,12 @@ const char* status_name(cudaError_t status);
 const char* status_name(cublasStatus_t status);
 const char* status_text(cudaError_t status);
 const char* status_text(cublasStatus_t status);
-inline bool ok(cudaError_t status) { return status == cudaSuccess; }
-inline bool ok(cublasStatus_t status) { return status == CUBLAS_STATUS_SUCCESS; }
+inline bool ok(cudaError_t status) {
+  return status == cudaSuccess;
+}
+inline bool ok(cublasStatus_t status) {
+  return status == CUBLAS_STATUS_SUCCESS;
+}
 
 [[noreturn]] void throw_cuda(const char* kind, const char* name, const char* text, const char* statement,
                              const char* file, int line);
@@ -35,8 +38,8 @@ inline bool ok(cublasStatus_t status) { return status == CUBLAS_STATUS_SUCCESS; 
 template <typename Status>
 inline void check(Status status, const char* statement, const char* file, int line) {
   if (!ok(status)) {
-    throw_cuda(std::is_same_v<Status, cudaError_t> ? "CUDA" : "cuBLAS", status_name(status),
-               status_text(status), statement, file, line);
+    throw_cuda(std::is_same_v<Status, cudaError_t> ? "CUDA" : "cuBLAS", status_name(status), status_text(status),
+               statement, file, line);
   }
 }
 

@@ -21,15 +21,22 @@ namespace groove {
 // checks
 
 namespace cuda_detail {
-const char* status_name(cudaError_t status) { return cudaGetErrorName(status); }
-const char* status_text(cudaError_t status) { return cudaGetErrorString(status); }
-const char* status_name(cublasStatus_t status) { return cublasGetStatusName(status); }
-const char* status_text(cublasStatus_t status) { return cublasGetStatusString(status); }
+const char* status_name(cudaError_t status) {
+  return cudaGetErrorName(status);
+}
+const char* status_text(cudaError_t status) {
+  return cudaGetErrorString(status);
+}
+const char* status_name(cublasStatus_t status) {
+  return cublasGetStatusName(status);
+}
+const char* status_text(cublasStatus_t status) {
+  return cublasGetStatusString(status);
+}
 
 void throw_cuda(const char* kind, const char* name, const char* text, const char* statement, const char* file,
                 int line) {
-  throw CudaError(std::string(kind) + " error " + name + " (" + text + ") in `" + statement + "`", file, line,
-                  nullptr);
+  throw CudaError(std::string(kind) + " error " + name + " (" + text + ") in `" + statement + "`", file, line, nullptr);
 }
 
 void launch_check(cudaStream_t stream, const char* kernel, const char* file, int line) {
@@ -86,8 +93,12 @@ std::string version_string(int v) {
 }
 }  // namespace
 
-int cuda_device_count() { return probe().count; }
-std::string cuda_unavailable_reason() { return probe().reason; }
+int cuda_device_count() {
+  return probe().count;
+}
+std::string cuda_unavailable_reason() {
+  return probe().reason;
+}
 
 std::vector<GpuInfo> list_gpus() {
   std::vector<GpuInfo> out;
@@ -163,8 +174,8 @@ class CudaCachingAllocator final : public Allocator {
       if (status != cudaSuccess) {
         cudaGetLastError();
         GROOVE_THROW("out of GPU memory on cuda:", device_, ": could not allocate ", size, " bytes (",
-                     stats_.bytes_in_use, " bytes in use, ", stats_.bytes_reserved, " reserved): ",
-                     cudaGetErrorString(status));
+                     stats_.bytes_in_use, " bytes in use, ", stats_.bytes_reserved,
+                     " reserved): ", cudaGetErrorString(status));
       }
       ++stats_.n_system_allocations;
       stats_.bytes_reserved += size;
@@ -266,9 +277,15 @@ Context::CudaState& state_of(const Context& ctx) {
 }
 }  // namespace
 
-cudaStream_t cuda_stream(const Context& ctx) { return state_of(ctx).stream; }
-cublasHandle_t cublas_handle(const Context& ctx) { return state_of(ctx).cublas; }
-int cuda_sm_count(const Context& ctx) { return state_of(ctx).sm_count; }
+cudaStream_t cuda_stream(const Context& ctx) {
+  return state_of(ctx).stream;
+}
+cublasHandle_t cublas_handle(const Context& ctx) {
+  return state_of(ctx).cublas;
+}
+int cuda_sm_count(const Context& ctx) {
+  return state_of(ctx).sm_count;
+}
 void cuda_set_device(const Context& ctx) {
   int current = -1;
   GROOVE_CUDA_CHECK(cudaGetDevice(&current));
@@ -298,7 +315,9 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
 void memset_zero(void* dst, std::size_t bytes, const Context& ctx) {
   GROOVE_CUDA_CHECK(cudaMemsetAsync(dst, 0, bytes, cuda_stream(ctx)));
 }
-void synchronize(const Context& ctx) { GROOVE_CUDA_CHECK(cudaStreamSynchronize(cuda_stream(ctx))); }
+void synchronize(const Context& ctx) {
+  GROOVE_CUDA_CHECK(cudaStreamSynchronize(cuda_stream(ctx)));
+}
 }  // namespace backend
 
 }  // namespace groove

@@ -22,9 +22,15 @@ Tensor random_tensor(const Shape& shape, DType dtype, std::uint64_t seed, double
     double v = lo + (hi - lo) * u01_f64(w.v[0], w.v[1]);
     if (random_sign && (w.v[2] & 1u)) v = -v;
     switch (dtype) {
-      case DType::f32: t.flat<float>(i) = static_cast<float>(v); break;
-      case DType::f64: t.flat<double>(i) = v; break;
-      case DType::i32: t.flat<std::int32_t>(i) = static_cast<std::int32_t>(std::floor(v)); break;
+      case DType::f32:
+        t.flat<float>(i) = static_cast<float>(v);
+        break;
+      case DType::f64:
+        t.flat<double>(i) = v;
+        break;
+      case DType::i32:
+        t.flat<std::int32_t>(i) = static_cast<std::int32_t>(std::floor(v));
+        break;
     }
   }
   return t;
@@ -41,9 +47,12 @@ Tensor random_indices(const Shape& shape, std::int32_t n, std::uint64_t seed) {
 
 Tolerance default_tolerance(DType dtype) {
   switch (dtype) {
-    case DType::f32: return {1e-5, 1e-4};
-    case DType::f64: return {1e-12, 1e-10};
-    case DType::i32: return {0, 0};
+    case DType::f32:
+      return {1e-5, 1e-4};
+    case DType::f64:
+      return {1e-12, 1e-10};
+    case DType::i32:
+      return {0, 0};
   }
   return {0, 0};
 }
@@ -51,9 +60,12 @@ Tolerance default_tolerance(DType dtype) {
 namespace {
 double value_at(const Tensor& t, std::int64_t i) {
   switch (t.dtype()) {
-    case DType::f32: return t.flat<float>(i);
-    case DType::f64: return t.flat<double>(i);
-    case DType::i32: return t.flat<std::int32_t>(i);
+    case DType::f32:
+      return t.flat<float>(i);
+    case DType::f64:
+      return t.flat<double>(i);
+    case DType::i32:
+      return t.flat<std::int32_t>(i);
   }
   return 0;
 }
@@ -91,9 +103,9 @@ double value_at(const Tensor& t, std::int64_t i) {
   const double a = value_at(actual, worst), e = value_at(expected, worst);
   std::ostringstream os;
   os.precision(17);
-  os << n_bad << " of " << actual.numel() << " elements of " << actual.str() << " differ; worst at flat index "
-     << worst << ": actual " << a << ", expected " << e << ", |diff| " << std::fabs(a - e) << " > atol " << atol
-     << " + rtol " << rtol << " * |expected|";
+  os << n_bad << " of " << actual.numel() << " elements of " << actual.str() << " differ; worst at flat index " << worst
+     << ": actual " << a << ", expected " << e << ", |diff| " << std::fabs(a - e) << " > atol " << atol << " + rtol "
+     << rtol << " * |expected|";
   return ::testing::AssertionFailure() << os.str();
 }
 
@@ -135,7 +147,9 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-std::string python() { return GROOVE_TEST_PYTHON; }
+std::string python() {
+  return GROOVE_TEST_PYTHON;
+}
 
 int run_python(const std::string& script, const std::string& args, std::string* output) {
   const std::string cmd = python() + " " + script + " " + args + " 2>&1";

@@ -13,13 +13,20 @@ namespace {
 
 double closed_form(Activation a, double x, double slope) {
   switch (a) {
-    case Activation::identity: return x;
-    case Activation::relu: return x > 0 ? x : 0;
-    case Activation::leaky_relu: return x > 0 ? x : slope * x;
-    case Activation::tanh: return std::tanh(x);
-    case Activation::sigmoid: return 1 / (1 + std::exp(-x));
-    case Activation::gelu: return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
-    case Activation::quadratic: return x * x;
+    case Activation::identity:
+      return x;
+    case Activation::relu:
+      return x > 0 ? x : 0;
+    case Activation::leaky_relu:
+      return x > 0 ? x : slope * x;
+    case Activation::tanh:
+      return std::tanh(x);
+    case Activation::sigmoid:
+      return 1 / (1 + std::exp(-x));
+    case Activation::gelu:
+      return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
+    case Activation::quadratic:
+      return x * x;
   }
   return 0;
 }
@@ -27,8 +34,10 @@ double closed_form(Activation a, double x, double slope) {
 Tensor scaled(const Tensor& t, double s) {
   Tensor out = Tensor::host(t.shape(), t.dtype());
   for (std::int64_t i = 0; i < t.numel(); ++i) {
-    if (t.dtype() == DType::f64) out.flat<double>(i) = s * t.flat<double>(i);
-    else out.flat<float>(i) = static_cast<float>(s * t.flat<float>(i));
+    if (t.dtype() == DType::f64)
+      out.flat<double>(i) = s * t.flat<double>(i);
+    else
+      out.flat<float>(i) = static_cast<float>(s * t.flat<float>(i));
   }
   return out;
 }
@@ -161,7 +170,8 @@ TEST(ScaleAxpy, ScalarAndPerModel) {
   ops::axpy(y, x, alpha, ctx);
   for (int k = 0; k < 3; ++k)
     for (int i = 0; i < 10; ++i)
-      ASSERT_DOUBLE_EQ(y.flat<double>(k * 10 + i), y0.flat<double>(k * 10 + i) + alpha.flat<double>(k) * x.flat<double>(k * 10 + i));
+      ASSERT_DOUBLE_EQ(y.flat<double>(k * 10 + i),
+                       y0.flat<double>(k * 10 + i) + alpha.flat<double>(k) * x.flat<double>(k * 10 + i));
   ops::scale(y, x, 0.25, ctx);
   for (int i = 0; i < 30; ++i) ASSERT_EQ(y.flat<double>(i), 0.25 * x.flat<double>(i));
   ops::scale(y, x, alpha, ctx);

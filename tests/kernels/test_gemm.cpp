@@ -139,7 +139,8 @@ TEST(Gemm, ArgumentErrorsNameTheProblem) {
   EXPECT_THROW(ops::gemm(c, a, b_f64, {}, ctx), Error);
   Tensor b_batch = Tensor::host({3, 4, 6}, DType::f32);
   EXPECT_THROW(ops::gemm(c, a, b_batch, {}, ctx), Error);
-  Tensor ai = Tensor::host({3, 4}, DType::i32), bi = Tensor::host({4, 6}, DType::i32), ci = Tensor::host({3, 6}, DType::i32);
+  Tensor ai = Tensor::host({3, 4}, DType::i32), bi = Tensor::host({4, 6}, DType::i32),
+         ci = Tensor::host({3, 6}, DType::i32);
   EXPECT_THROW(ops::gemm(ci, ai, bi, {}, ctx), Error);
   Tensor sq = Tensor::host({4, 4}, DType::f32);
   EXPECT_THROW(ops::gemm(sq, sq, sq, {}, ctx), Error);  // output aliases input

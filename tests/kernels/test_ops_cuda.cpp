@@ -21,9 +21,11 @@ class OpsCuda : public GpuTest {
 TEST_F(OpsCuda, GemmBothAlgorithmsAllLayouts) {
   int seed = 100;
   for (DType dt : {DType::f32, DType::f64}) {
-    for (auto [batch, m, n, k] :
-         {std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>{1, 1, 1, 1}, {3, 7, 5, 3}, {2, 65, 33, 17},
-          {4, 130, 70, 257}, {1, 512, 256, 128}}) {
+    for (auto [batch, m, n, k] : {std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t>{1, 1, 1, 1},
+                                  {3, 7, 5, 3},
+                                  {2, 65, 33, 17},
+                                  {4, 130, 70, 257},
+                                  {1, 512, 256, 128}}) {
       for (int flags = 0; flags < 16; ++flags) {
         const bool ta = flags & 1, tb = flags & 2, shared_a = flags & 4, shared_b = flags & 8;
         Shape sa = ta ? Shape{k, m} : Shape{m, k}, sb = tb ? Shape{n, k} : Shape{k, n};
@@ -46,8 +48,8 @@ TEST_F(OpsCuda, GemmBothAlgorithmsAllLayouts) {
           ops::gemm(gc, ga, gb, o, *gpu);
           const auto tol = test::default_tolerance(dt);
           EXPECT_TRUE(test::all_close(gc, ref, tol.atol * static_cast<double>(k), tol.rtol))
-              << dtype_name(dt) << " algo " << int(algo) << " batch " << batch << " m " << m << " n " << n << " k "
-              << k << " flags " << flags;
+              << dtype_name(dt) << " algo " << int(algo) << " batch " << batch << " m " << m << " n " << n << " k " << k
+              << " flags " << flags;
         }
       }
     }

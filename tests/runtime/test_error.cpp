@@ -13,7 +13,9 @@ int checked_positive(int v) {
   return v;
 }
 
-TEST(Error, CheckPassesThroughValidValues) { EXPECT_EQ(checked_positive(3), 3); }
+TEST(Error, CheckPassesThroughValidValues) {
+  EXPECT_EQ(checked_positive(3), 3);
+}
 
 TEST(Error, CheckMessageNamesValueFileLineAndCondition) {
   try {

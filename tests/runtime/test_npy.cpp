@@ -29,9 +29,15 @@ Tensor arange_tensor(const Shape& shape, DType dtype) {
   Tensor t = Tensor::host(shape, dtype);
   for (std::int64_t i = 0; i < t.numel(); ++i) {
     switch (dtype) {
-      case DType::f32: t.flat<float>(i) = static_cast<float>(static_cast<double>(i) * 0.5 + 1); break;
-      case DType::f64: t.flat<double>(i) = static_cast<double>(i) * 0.5 + 1; break;
-      case DType::i32: t.flat<std::int32_t>(i) = static_cast<std::int32_t>(i * 3 - 7); break;
+      case DType::f32:
+        t.flat<float>(i) = static_cast<float>(static_cast<double>(i) * 0.5 + 1);
+        break;
+      case DType::f64:
+        t.flat<double>(i) = static_cast<double>(i) * 0.5 + 1;
+        break;
+      case DType::i32:
+        t.flat<std::int32_t>(i) = static_cast<std::int32_t>(i * 3 - 7);
+        break;
     }
   }
   return t;
@@ -43,8 +49,7 @@ Tensor int_tensor(const Shape& shape, const std::vector<std::int32_t>& values) {
 
 // Non-zero random data; random_tensor's default [0.1, 1) range would floor to 0 / -1 for i32.
 Tensor random_data(const Shape& shape, DType dtype, std::uint64_t seed) {
-  return dtype == DType::i32 ? random_tensor(shape, dtype, seed, 1.0, 1e9)
-                             : random_tensor(shape, dtype, seed);
+  return dtype == DType::i32 ? random_tensor(shape, dtype, seed, 1.0, 1e9) : random_tensor(shape, dtype, seed);
 }
 
 void write_bytes(const std::string& path, const std::string& bytes) {
@@ -107,8 +112,7 @@ template <typename Fn>
   } while (0)
 
 std::uint16_t u16_at(const std::string& s, std::size_t pos) {
-  return static_cast<std::uint16_t>(static_cast<unsigned char>(s[pos]) |
-                                    (static_cast<unsigned char>(s[pos + 1]) << 8));
+  return static_cast<std::uint16_t>(static_cast<unsigned char>(s[pos]) | (static_cast<unsigned char>(s[pos + 1]) << 8));
 }
 std::uint32_t u32_at(const std::string& s, std::size_t pos) {
   return u16_at(s, pos) | (static_cast<std::uint32_t>(u16_at(s, pos + 2)) << 16);
@@ -239,8 +243,8 @@ TEST(NpyTest, ParsesHeaderVariants) {
     }
   }
   // Scalars and 1-element tuples.
-  const std::string scalar = make_npy("{'descr': '<f8', 'fortran_order': False, 'shape': ()}",
-                                      raw_bytes(std::vector<double>{-0.25}));
+  const std::string scalar =
+      make_npy("{'descr': '<f8', 'fortran_order': False, 'shape': ()}", raw_bytes(std::vector<double>{-0.25}));
   const Tensor s = parse_npy(scalar.data(), scalar.size(), "scalar");
   EXPECT_EQ(s.ndim(), 0);
   EXPECT_EQ(s.numel(), 1);
@@ -271,8 +275,7 @@ TEST(NpyTest, ConvertsNumpyIntegerTypesToInt32) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.descr);
-    const std::string file =
-        make_npy("{'descr': '" + c.descr + "', 'fortran_order': False, 'shape': (2, 2)}", c.data);
+    const std::string file = make_npy("{'descr': '" + c.descr + "', 'fortran_order': False, 'shape': (2, 2)}", c.data);
     Tensor t;
     ASSERT_NO_THROW(t = parse_npy(file.data(), file.size(), "ints"));
     EXPECT_TRUE(bitwise_equal(t, int_tensor({2, 2}, c.expected)));
@@ -290,14 +293,12 @@ TEST(NpyTest, IntegerOutOfInt32RangeNamesTheFileIndexAndValue) {
       {"<i8", raw_bytes(std::vector<std::int64_t>{1, 2, 3000000000LL, 4}), "3000000000"},
       {"<i8", raw_bytes(std::vector<std::int64_t>{1, 2, -2147483649LL, 4}), "-2147483649"},
       {"<u4", raw_bytes(std::vector<std::uint32_t>{1, 2, 4000000000u, 4}), "4000000000"},
-      {"<u8", raw_bytes(std::vector<std::uint64_t>{1, 2, 18446744073709551615ull, 4}),
-       "18446744073709551615"},
+      {"<u8", raw_bytes(std::vector<std::uint64_t>{1, 2, 18446744073709551615ull, 4}), "18446744073709551615"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.descr + " " + c.value);
     const std::string path = dir.file("big_" + c.value + ".npy");
-    write_bytes(path,
-                make_npy("{'descr': '" + c.descr + "', 'fortran_order': False, 'shape': (4,)}", c.data));
+    write_bytes(path, make_npy("{'descr': '" + c.descr + "', 'fortran_order': False, 'shape': (4,)}", c.data));
     EXPECT_GROOVE_ERROR(read_npy(path), path, c.value, "index 2", "int32");
   }
 }
@@ -334,14 +335,13 @@ TEST(NpyTest, MalformedFilesThrowNamingTheFile) {
       {"garbage_dict", with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), ]"), "malformed"},
       {"not_a_dict", with_dict("['descr', '<f4']"), "not a dictionary"},
       {"unterminated_string", with_dict("{'descr': '<f4"), "malformed"},
-      {"float_in_shape", with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2.0, 3)}"),
-       "malformed"},
+      {"float_in_shape", with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2.0, 3)}"), "malformed"},
       {"deep_nesting", with_dict(std::string(5000, '(')), "nested too deeply"},
       {"missing_shape", with_dict("{'descr': '<f4', 'fortran_order': False}"), "'shape'"},
       {"missing_descr", with_dict("{'fortran_order': False, 'shape': (2, 3)}"), "'descr'"},
       {"unknown_key", with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': 1}"), "'x'"},
-      {"duplicate_key",
-       with_dict("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}"), "duplicate"},
+      {"duplicate_key", with_dict("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}"),
+       "duplicate"},
       {"shape_not_tuple", with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': 6}"), "not a tuple"},
       {"fortran_order", with_dict("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3)}"),
        "Fortran-order arrays are not supported; save with np.ascontiguousarray"},
@@ -351,19 +351,17 @@ TEST(NpyTest, MalformedFilesThrowNamingTheFile) {
       {"half", with_dict("{'descr': '<f2', 'fortran_order': False, 'shape': (12,)}"), "'<f2'"},
       {"object", with_dict("{'descr': '|O', 'fortran_order': False, 'shape': (3,)}"), "'|O'"},
       {"unicode", with_dict("{'descr': '<U2', 'fortran_order': False, 'shape': (3,)}"), "'<U2'"},
-      {"structured",
-       with_dict("{'descr': [('a', '<f4'), ('b', '<f4')], 'fortran_order': False, 'shape': (3,)}"),
+      {"structured", with_dict("{'descr': [('a', '<f4'), ('b', '<f4')], 'fortran_order': False, 'shape': (3,)}"),
        "structured"},
       {"negative_dim", with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (-2, -3)}"),
        "negative dimension -2"},
       {"absurd_dim", with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904,)}"),
        "overflows"},
-      {"count_overflow",
-       with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296)}"), "overflows"},
-      {"huge_integer",
-       with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}"), "too large"},
-      {"lying_shape", with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000)}"),
-       "truncated"},
+      {"count_overflow", with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296)}"),
+       "overflows"},
+      {"huge_integer", with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,)}"),
+       "too large"},
+      {"lying_shape", with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (100000, 100000)}"), "truncated"},
       {"too_many_dims", with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 6)}"),
        "dimensions"},
       {"trailing_bytes", good + "xyz", "3 trailing bytes"},
@@ -374,8 +372,7 @@ TEST(NpyTest, MalformedFilesThrowNamingTheFile) {
     write_bytes(path, c.bytes);
     EXPECT_GROOVE_ERROR(read_npy(path), path, c.needle);
   }
-  EXPECT_GROOVE_ERROR(read_npy(dir.file("does_not_exist.npy")), dir.file("does_not_exist.npy"),
-                      "No such file");
+  EXPECT_GROOVE_ERROR(read_npy(dir.file("does_not_exist.npy")), dir.file("does_not_exist.npy"), "No such file");
   EXPECT_GROOVE_ERROR(read_npy(dir.path()), dir.path(), "not a regular file");
 }
 
@@ -609,8 +606,7 @@ TEST(NpzTest, TruncationAtAnyLengthThrows) {
   const std::string path = dir.file("cut.npz");
   for (std::size_t n = 0; n < good.size(); ++n) {
     write_bytes(path, good.substr(0, n));
-    EXPECT_TRUE(throws_mentioning([&] { read_npz(path); }, {path}))
-        << "cut at " << n << " of " << good.size();
+    EXPECT_TRUE(throws_mentioning([&] { read_npz(path); }, {path})) << "cut at " << n << " of " << good.size();
   }
 }
 
@@ -763,9 +759,8 @@ TEST(NpyTest, RoundTripsThroughNumpy) {
   const std::vector<Item> members = {{"weights", {4, 6}, DType::f32}, {"bias", {6}, DType::f64},
                                      {"labels", {10}, DType::i32},    {"step", {}, DType::i32},
                                      {"nothing", {0}, DType::f64},    {"big", {200, 50}, DType::f32}};
-  for (const auto& [file, c] :
-       {std::pair<std::string, NpzCompression>{"g_stored.npz", NpzCompression::stored},
-        std::pair<std::string, NpzCompression>{"g_deflated.npz", NpzCompression::deflated}}) {
+  for (const auto& [file, c] : {std::pair<std::string, NpzCompression>{"g_stored.npz", NpzCompression::stored},
+                                std::pair<std::string, NpzCompression>{"g_deflated.npz", NpzCompression::deflated}}) {
     std::vector<NamedTensor> arrays;
     for (const Item& m : members) {
       arrays.push_back({m.file, arange_tensor(m.shape, m.dtype)});
@@ -818,8 +813,8 @@ TEST(NpyTest, RoundTripsThroughNumpy) {
   expect_same_arrays(npz, {{"w", arange_tensor({7, 3}, DType::f64)},
                            {"b", int_formula({9}, 'b')},
                            {"arr_0", arange_tensor({100, 50}, DType::f32)}});
-  EXPECT_TRUE(bitwise_equal(read_npz_array(dir.file("py_compressed.npz"), "arr_0"),
-                            arange_tensor({100, 50}, DType::f32)));
+  EXPECT_TRUE(
+      bitwise_equal(read_npz_array(dir.file("py_compressed.npz"), "arr_0"), arange_tensor({100, 50}, DType::f32)));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -37,15 +37,16 @@ TEST(Philox, BlockAddressingUsesSeedStreamAndCounter) {
   const U32x4 direct = philox4x32<10>(U32x4{{3, 0, 2, 0}}, U32x2{{1, 0}});
   for (int i = 0; i < 4; ++i) EXPECT_EQ(a.v[i], direct.v[i]);
   // 64-bit seed, stream and counter all matter, including their high words.
-  const U32x4 b = philox_block(1ull << 40, 2, 3), c = philox_block(1, 2ull << 40, 3), d = philox_block(1, 2, 3ull << 40);
+  const U32x4 b = philox_block(1ull << 40, 2, 3), c = philox_block(1, 2ull << 40, 3),
+              d = philox_block(1, 2, 3ull << 40);
   EXPECT_NE(a.v[0], b.v[0]);
   EXPECT_NE(a.v[0], c.v[0]);
   EXPECT_NE(a.v[0], d.v[0]);
 }
 
 TEST(Philox, UniformTransformsAreExactAndOpen) {
-  EXPECT_EQ(u01_f32(0u), 5.9604644775390625e-08f);                    // 2^-24
-  EXPECT_EQ(u01_f32(0xffffffffu), 1.0f - 5.9604644775390625e-08f);    // 1 - 2^-24
+  EXPECT_EQ(u01_f32(0u), 5.9604644775390625e-08f);                  // 2^-24
+  EXPECT_EQ(u01_f32(0xffffffffu), 1.0f - 5.9604644775390625e-08f);  // 1 - 2^-24
   EXPECT_GT(u01_f64(0u, 0u), 0.0);
   EXPECT_LT(u01_f64(0xffffffffu, 0xffffffffu), 1.0);
   EXPECT_EQ(u01_f64(0u, 0u), std::ldexp(1.0, -53));

@@ -121,8 +121,7 @@ TEST(Tensor, ChecksNameTheTensor) {
     check_shape(t, "weights", {3, 2});
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("'weights' has shape [2, 3], expected [3, 2]"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("'weights' has shape [2, 3], expected [3, 2]"), std::string::npos) << e.what();
   }
   EXPECT_THROW(check_tensor(t, "labels", DType::i32), Error);
   EXPECT_EQ(parse_dtype("float64"), DType::f64);

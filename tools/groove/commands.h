@@ -2,9 +2,8 @@
 // groove::Error and are printed by main().
 #pragma once
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace groove::cli {
 

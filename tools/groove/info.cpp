@@ -44,7 +44,8 @@ nlohmann::json info_json() {
 
 void print_info(const nlohmann::json& j) {
   const auto& b = j["build"];
-  std::printf("groove %s (git %s)\n", j["version"].get<std::string>().c_str(), j["git_hash"].get<std::string>().c_str());
+  std::printf("groove %s (git %s)\n", j["version"].get<std::string>().c_str(),
+              j["git_hash"].get<std::string>().c_str());
   std::printf("  build:        %s, CUDA backend %s%s, sync-debug %s\n", b["type"].get<std::string>().c_str(),
               b["cuda_backend"].get<bool>() ? "on" : "off",
               b["cuda_backend"].get<bool>() ? (" (sm " + b["cuda_architectures"].get<std::string>() + ")").c_str() : "",

@@ -1,7 +1,6 @@
 // groove: command-line entry point. Library errors become a message and exit code 1; bad usage
 // exits with CLI11's code. Exit codes are documented in docs/cli.md.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <iostream>
 

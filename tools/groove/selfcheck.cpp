@@ -28,9 +28,9 @@ double scaled_error(const Tensor& a, const Tensor& b, double atol, double rtol) 
     Tensor h = a.to_host();
     std::vector<double> v(static_cast<std::size_t>(h.numel()));
     for (std::size_t i = 0; i < v.size(); ++i) {
-      v[i] = h.dtype() == DType::f32 ? h.flat<float>(static_cast<std::int64_t>(i))
-                                     : h.dtype() == DType::f64 ? h.flat<double>(static_cast<std::int64_t>(i))
-                                                               : h.flat<std::int32_t>(static_cast<std::int64_t>(i));
+      v[i] = h.dtype() == DType::f32   ? h.flat<float>(static_cast<std::int64_t>(i))
+             : h.dtype() == DType::f64 ? h.flat<double>(static_cast<std::int64_t>(i))
+                                       : h.flat<std::int32_t>(static_cast<std::int64_t>(i));
     }
     return v;
   }();
@@ -38,7 +38,7 @@ double scaled_error(const Tensor& a, const Tensor& b, double atol, double rtol) 
   double worst = 0;
   for (std::size_t i = 0; i < va.size(); ++i) {
     const auto k = static_cast<std::int64_t>(i);
-    const double e = hb.dtype() == DType::f32 ? hb.flat<float>(k)
+    const double e = hb.dtype() == DType::f32   ? hb.flat<float>(k)
                      : hb.dtype() == DType::f64 ? hb.flat<double>(k)
                                                 : hb.flat<std::int32_t>(k);
     const double allowed = atol + rtol * std::fabs(e);
@@ -88,8 +88,8 @@ int selfcheck(const SelfcheckOptions& options) {
   std::printf("groove selfcheck on %s\n", device.str().c_str());
 
   run("philox known answers", [] {
-    const U32x4 out = philox4x32<10>(U32x4{{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}},
-                                     U32x2{{0xa4093822, 0x299f31d0}});
+    const U32x4 out =
+        philox4x32<10>(U32x4{{0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}}, U32x2{{0xa4093822, 0x299f31d0}});
     const std::uint32_t expected[4] = {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1};
     int wrong = 0;
     for (int i = 0; i < 4; ++i) wrong += out.v[i] != expected[i];
@@ -145,8 +145,10 @@ int selfcheck(const SelfcheckOptions& options) {
             acc = o == 2 ? std::max(acc, v) : acc + (o == 3 ? v * v : v);
           }
           acc = o == 1 ? acc / 1000 : o == 3 ? std::sqrt(acc) : acc;
-          if (dt == DType::f32) ref.flat<float>(r) = static_cast<float>(acc);
-          else ref.flat<double>(r) = acc;
+          if (dt == DType::f32)
+            ref.flat<float>(r) = static_cast<float>(acc);
+          else
+            ref.flat<double>(r) = acc;
         }
         worst = std::max(worst, scaled_error(out, ref, atol, rtol));
       }
