@@ -27,6 +27,7 @@ build: configure
 
 test: build
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	@$(BUILD)/tools/groove info | sed -n 's/^ *GPUs: *no GPU found: using the CPU backend (\(.*\))$$/note: the GPU tests (ctest label gpu) were skipped: \1/p'
 
 # Only the GPU-labelled tests (CUDA kernels against their CPU twins).
 test-gpu: build
