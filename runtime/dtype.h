@@ -42,39 +42,32 @@ DType parse_dtype(const std::string& text);
 
 }  // namespace groove
 
-// Runs `__VA_ARGS__` with `T` bound to the C++ type of a floating dtype; throws for others.
+// One case of the dispatch macros below: binds `T` and calls the callable.
+#define GROOVE_DISPATCH_CASE(tag, type, ...) \
+  case ::groove::DType::tag: {               \
+    using T = type;                          \
+    return __VA_ARGS__();                    \
+  }
+
+// Runs the callable `__VA_ARGS__` with `T` bound to the C++ type of a floating dtype; throws for
+// others, naming `what`.
 #define GROOVE_DISPATCH_FLOAT(dtype, what, ...)                                                                 \
   [&] {                                                                                                         \
     switch (dtype) {                                                                                            \
-      case ::groove::DType::f32: {                                                                              \
-        using T = float;                                                                                        \
-        return __VA_ARGS__();                                                                                   \
-      }                                                                                                         \
-      case ::groove::DType::f64: {                                                                              \
-        using T = double;                                                                                       \
-        return __VA_ARGS__();                                                                                   \
-      }                                                                                                         \
+      GROOVE_DISPATCH_CASE(f32, float, __VA_ARGS__)                                                             \
+      GROOVE_DISPATCH_CASE(f64, double, __VA_ARGS__)                                                            \
       default:                                                                                                  \
         GROOVE_THROW(what, ": dtype ", ::groove::dtype_name(dtype), " is not supported (expected f32 or f64)"); \
     }                                                                                                           \
   }()
 
 // Same, for every dtype (f32, f64, i32).
-#define GROOVE_DISPATCH_ALL(dtype, what, ...) \
-  [&] {                                       \
-    switch (dtype) {                          \
-      case ::groove::DType::f32: {            \
-        using T = float;                      \
-        return __VA_ARGS__();                 \
-      }                                       \
-      case ::groove::DType::f64: {            \
-        using T = double;                     \
-        return __VA_ARGS__();                 \
-      }                                       \
-      case ::groove::DType::i32: {            \
-        using T = std::int32_t;               \
-        return __VA_ARGS__();                 \
-      }                                       \
-    }                                         \
-    GROOVE_THROW(what, ": unknown dtype");    \
+#define GROOVE_DISPATCH_ALL(dtype, what, ...)                 \
+  [&] {                                                       \
+    switch (dtype) {                                          \
+      GROOVE_DISPATCH_CASE(f32, float, __VA_ARGS__)           \
+      GROOVE_DISPATCH_CASE(f64, double, __VA_ARGS__)          \
+      GROOVE_DISPATCH_CASE(i32, std::int32_t, __VA_ARGS__)    \
+    }                                                         \
+    GROOVE_THROW(what, ": unknown dtype");                    \
   }()
