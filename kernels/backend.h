@@ -36,6 +36,12 @@ struct GatherShape {
   std::int64_t index_batch_stride = 0;  // elements; 0 = shared index
 };
 
+// loss_forward: logits [models, examples, classes]; label / target strides per model (0 = shared).
+struct LossShape {
+  std::int64_t models = 1, examples = 0, classes = 1;
+  std::int64_t label_model_stride = 0, target_model_stride = 0;
+};
+
 #define GROOVE_BACKEND_DECLARATIONS                                                                                  \
   template <typename T>                                                                                              \
   void gemm(T* c, const T* a, const T* b, const GemmShape& s, T alpha, T beta, ops::GemmAlgo algo, Context& ctx);    \
@@ -70,7 +76,24 @@ struct GatherShape {
   void random_normal(T* y, std::int64_t n, const RngKey& key, T mean, T stddev, Context& ctx);                       \
   template <typename T>                                                                                              \
   void random_bernoulli(T* y, std::int64_t n, const RngKey& key, float p, Context& ctx);                             \
-  void random_permutation(std::int32_t* y, std::int64_t n, const RngKey& key, Context& ctx);
+  void random_permutation(std::int32_t* y, std::int64_t n, const RngKey& key, Context& ctx);                         \
+  template <typename T>                                                                                              \
+  void loss_forward(T* loss, T* log10_loss, T* dlogits, double* per_example, const T* logits,                        \
+                    const std::int32_t* labels, const T* targets, const T* weights, const LossShape& s,              \
+                    double inv_weight_sum, const ops::LossSpec& spec, Context& ctx);                                 \
+  template <typename T>                                                                                              \
+  void optimizer_update(T* params, const T* grads, T* state1, T* state2, T* compensation, std::int64_t n,           \
+                        const ops::ParamSegments& segments, const double* lr, const double* weight_decay,           \
+                        const std::int32_t* step, const OptimizerHyper& hyper, Context& ctx);                        \
+  template <typename T>                                                                                              \
+  void dropout_forward(T* y, T* mask, const T* x, std::int64_t models, std::int64_t per_model, float p,            \
+                       const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context& ctx);    \
+  template <typename T>                                                                                              \
+  void add_gaussian_noise(T* y, const T* x, std::int64_t models, std::int64_t per_model, T stddev,                 \
+                          const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context& ctx); \
+  void minibatch_indices(std::int32_t* index, std::int64_t models, std::int64_t batch, std::int64_t n_examples,     \
+                         const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context& ctx);  \
+  void increment_counter(std::int32_t* counter, Context& ctx);
 
 namespace cpu {
 GROOVE_BACKEND_DECLARATIONS
@@ -106,6 +129,43 @@ GROOVE_BACKEND_DECLARATIONS
   template void random_uniform<T>(T*, std::int64_t, const RngKey&, T, T, Context&); \
   template void random_normal<T>(T*, std::int64_t, const RngKey&, T, T, Context&);  \
   template void random_bernoulli<T>(T*, std::int64_t, const RngKey&, float, Context&);
+
+#define GROOVE_INSTANTIATE_LOSS(T)                                                                               \
+  template void loss_forward<T>(T*, T*, T*, double*, const T*, const std::int32_t*, const T*, const T*,        \
+                                const LossShape&, double, const ops::LossSpec&, Context&);
+#define GROOVE_INSTANTIATE_TRAIN(T)                                                                              \
+  template void optimizer_update<T>(T*, const T*, T*, T*, T*, std::int64_t, const ops::ParamSegments&,         \
+                                    const double*, const double*, const std::int32_t*, const OptimizerHyper&,  \
+                                    Context&);                                                                 \
+  template void dropout_forward<T>(T*, T*, const T*, std::int64_t, std::int64_t, float, const std::int32_t*,   \
+                                   std::uint64_t, const std::int32_t*, Context&);                              \
+  template void add_gaussian_noise<T>(T*, const T*, std::int64_t, std::int64_t, T, const std::int32_t*,        \
+                                      std::uint64_t, const std::int32_t*, Context&);
+
+// Per-model draws inside a replayed step (dropout, noise): element i of model k at step s comes
+// from counter block s * blocks_per_step + i / per_block of (seeds[k], stream).
+GROOVE_HD inline U32x4 model_step_block(std::int32_t seed, std::uint64_t stream, std::int32_t step,
+                                        std::int64_t per_model, int per_block, std::int64_t i) {
+  const std::uint64_t blocks_per_step = static_cast<std::uint64_t>((per_model + per_block - 1) / per_block);
+  return philox_block(static_cast<std::uint32_t>(seed), stream,
+                      static_cast<std::uint64_t>(step) * blocks_per_step + static_cast<std::uint64_t>(i / per_block));
+}
+
+// Dropout keep-scale of element i: 1/(1-p) with probability 1-p, else 0.
+template <typename T>
+GROOVE_HD inline T dropout_scale(U32x4 w, std::int64_t i, float p) {
+  return u01_f32(w.v[i % kBernoulliPerBlock]) >= p ? static_cast<T>(1.0 / (1.0 - static_cast<double>(p))) : T(0);
+}
+
+// Minibatch index j of model k at `step` (see ops::minibatch_indices).
+GROOVE_HD inline std::int32_t minibatch_index(std::int32_t seed, std::uint64_t stream, std::int32_t step,
+                                              std::int64_t batch, std::int64_t n, std::int64_t j) {
+  const std::int64_t per_epoch = n / batch;
+  const std::int64_t epoch = step / per_epoch, position = (step % per_epoch) * batch + j;
+  return static_cast<std::int32_t>(permute_index(static_cast<std::uint64_t>(position), static_cast<std::uint64_t>(n),
+                                                 static_cast<std::uint32_t>(seed), stream,
+                                                 static_cast<std::uint64_t>(epoch)));
+}
 
 // Applies an instantiation macro to the floating types, or to every dtype.
 #define GROOVE_FOR_FLOAT_TYPES(MACRO) MACRO(float) MACRO(double)

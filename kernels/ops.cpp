@@ -93,7 +93,11 @@ void gemm(Tensor& c, const Tensor& a, const Tensor& b, const GemmOptions& o, Con
   s.stride_b = b_batched ? s.k * s.n : 0;
   s.stride_c = s.m * s.n;
   if (s.m == 0 || s.n == 0 || batch == 0) return;
-  const GemmAlgo algo = o.algo == GemmAlgo::automatic ? gemm_algo_for(ctx.device(), s.m, s.n, s.k) : o.algo;
+  GemmAlgo algo = o.algo;
+  if (algo == GemmAlgo::automatic) {
+    // cuBLAS is not batch invariant (its algorithm may depend on the batch count); see ContextOptions.
+    algo = ctx.is_cuda() && ctx.batch_invariant() ? GemmAlgo::handwritten : gemm_algo_for(ctx.device(), s.m, s.n, s.k);
+  }
   GROOVE_DISPATCH_FLOAT(a.dtype(), "gemm", [&] {
     GROOVE_BACKEND(ctx, gemm<T>)
     (c.data<T>(), a.data<T>(), b.data<T>(), s, static_cast<T>(o.alpha), static_cast<T>(o.beta), algo, ctx);
@@ -361,6 +365,204 @@ std::uint64_t random_permutation(Tensor& y, const RngKey& key, Context& ctx) {
   GROOVE_CHECK(y.dtype() == DType::i32 && y.ndim() == 1, "random_permutation: 'y' must be i32 [n], got ", y.str());
   GROOVE_BACKEND(ctx, random_permutation)(y.data<std::int32_t>(), y.numel(), key, ctx);
   return blocks_for(y.numel(), kPermutationKeysPerBlock);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training
+
+namespace {
+void check_model_rng(const Tensor& seeds, const Tensor& step, std::int64_t models, const char* op,
+                     const Context& ctx) {
+  check_on(seeds, op, "seeds", ctx);
+  check_on(step, op, "step", ctx);
+  GROOVE_CHECK(seeds.dtype() == DType::i32 && seeds.ndim() == 1 && seeds.dim(0) == models, op,
+               ": 'seeds' must be i32 [", models, "] (one per model), got ", seeds.str());
+  GROOVE_CHECK(step.dtype() == DType::i32 && step.numel() == 1, op, ": 'step' must be an i32 [1] counter, got ",
+               step.str());
+}
+}  // namespace
+
+void loss_forward(Tensor& loss, Tensor& log10_loss, Tensor& dlogits, Tensor& per_example, const Tensor& logits,
+                  const Tensor& labels, const Tensor& targets, const Tensor& weights, double weight_sum,
+                  const LossSpec& spec, Context& ctx) {
+  const char* op = kLossNames[static_cast<int>(spec.kind)];
+  check_float(logits, op, "logits");
+  check_on(logits, op, "logits", ctx);
+  GROOVE_CHECK(logits.ndim() == 3, op, ": 'logits' must be [K, P, C], got ", logits.str());
+  LossShape s;
+  s.models = logits.dim(0);
+  s.examples = logits.dim(1);
+  s.classes = logits.dim(2);
+  const DType dt = logits.dtype();
+  check_on(loss, op, "loss", ctx);
+  check_on(log10_loss, op, "log10_loss", ctx);
+  check_shape(loss, "loss", {s.models});
+  check_shape(log10_loss, "log10_loss", {s.models});
+  check_tensor(loss, "loss", dt);
+  check_tensor(log10_loss, "log10_loss", dt);
+  check_on(per_example, op, "per_example", ctx);
+  check_tensor(per_example, "per_example", DType::f64);
+  check_shape(per_example, "per_example", {2, s.models, s.examples});
+  if (dlogits.defined()) {
+    check_on(dlogits, op, "dlogits", ctx);
+    check_same(dlogits, "dlogits", logits, "logits", op);
+  }
+  const bool real_targets = spec.kind == LossKind::squared_error && targets.defined();
+  if (real_targets) {
+    check_on(targets, op, "targets", ctx);
+    GROOVE_CHECK(targets.dtype() == dt, op, ": 'targets' is ", targets.str(), " but 'logits' is ", logits.str());
+    const bool shared = targets.ndim() == 2;
+    GROOVE_CHECK(targets.shape() == (shared ? Shape{s.examples, s.classes} : logits.shape()), op,
+                 ": 'targets' must be [P, C] or [K, P, C] = ", logits.shape().str(), ", got ", targets.str());
+    s.target_model_stride = shared ? 0 : s.examples * s.classes;
+  } else {
+    GROOVE_CHECK(!targets.defined(), op, ": 'targets' are only used by squared_error");
+    check_on(labels, op, "labels", ctx);
+    GROOVE_CHECK(labels.dtype() == DType::i32, op, ": 'labels' must be i32, got ", labels.str());
+    const bool shared = labels.ndim() == 1;
+    GROOVE_CHECK(labels.shape() == (shared ? Shape{s.examples} : Shape{s.models, s.examples}), op,
+                 ": 'labels' must be [P] or [K, P] with P = ", s.examples, ", K = ", s.models, ", got ",
+                 labels.str());
+    s.label_model_stride = shared ? 0 : s.examples;
+  }
+  if (spec.kind == LossKind::softmax_cross_entropy) {
+    GROOVE_CHECK(s.classes >= 2, op, ": needs C >= 2 outputs, got logits ", logits.str(),
+                 " (use the logistic loss for a scalar output)");
+  }
+  if (spec.kind == LossKind::logistic) {
+    GROOVE_CHECK(s.classes == 1, op, ": needs a scalar output (C = 1), got logits ", logits.str(),
+                 " (use cross_entropy for C classes)");
+  }
+  if (weights.defined()) {
+    check_on(weights, op, "weights", ctx);
+    GROOVE_CHECK(weights.dtype() == dt, op, ": 'weights' is ", weights.str(), " but 'logits' is ", logits.str());
+    check_shape(weights, "weights", {s.examples});
+  }
+  GROOVE_CHECK(weight_sum > 0, op, ": the sum of example weights must be positive, got ", weight_sum);
+  if (s.models == 0) return;
+  GROOVE_DISPATCH_FLOAT(dt, op, [&] {
+    GROOVE_BACKEND(ctx, loss_forward<T>)(loss.data<T>(), log10_loss.data<T>(),
+                                         dlogits.defined() ? dlogits.data<T>() : nullptr, per_example.data<double>(),
+                                         logits.data<T>(), real_targets ? nullptr : labels.data<std::int32_t>(),
+                                         real_targets ? targets.data<T>() : nullptr,
+                                         weights.defined() ? weights.data<T>() : nullptr, s, 1.0 / weight_sum, spec,
+                                         ctx);
+  });
+}
+
+void optimizer_update(Tensor& params, const Tensor& grads, Tensor& state1, Tensor& state2, Tensor& compensation,
+                      const ParamSegments& segments, const Tensor& lr, const Tensor& weight_decay,
+                      const Tensor& step, const OptimizerHyper& hyper, Context& ctx) {
+  const char* op = "optimizer_update";
+  check_float(params, op, "params");
+  check_on(params, op, "params", ctx);
+  check_on(grads, op, "grads", ctx);
+  check_same(grads, "grads", params, "params", op);
+  GROOVE_CHECK(params.ndim() == 1, op, ": 'params' must be the flat parameter buffer, got ", params.str());
+  const int n_states = optim_math::num_states(hyper.kind);
+  Tensor* states[2] = {&state1, &state2};
+  for (int i = 0; i < 2; ++i) {
+    if (i < n_states) {
+      check_on(*states[i], op, i ? "state2" : "state1", ctx);
+      check_same(*states[i], i ? "state2" : "state1", params, "params", op);
+    }
+  }
+  if (compensation.defined()) {
+    check_on(compensation, op, "compensation", ctx);
+    check_same(compensation, "compensation", params, "params", op);
+    GROOVE_CHECK(params.dtype() == DType::f32, op, ": Kahan compensation is for f32 parameters, got ", params.str());
+  }
+  for (const Tensor* t : {&lr, &weight_decay}) {
+    check_on(*t, op, t == &lr ? "lr" : "weight_decay", ctx);
+    GROOVE_CHECK(t->dtype() == DType::f64 && t->ndim() == 1 && t->dim(0) == segments.models, op, ": '",
+                 t == &lr ? "lr" : "weight_decay", "' must be f64 [K = ", segments.models, "], got ", t->str());
+  }
+  check_on(step, op, "step", ctx);
+  GROOVE_CHECK(step.dtype() == DType::i32 && step.numel() == 1, op, ": 'step' must be i32 [1], got ", step.str());
+  GROOVE_CHECK(segments.count >= 0 && segments.count <= ParamSegments::kMax, op, ": ", segments.count,
+               " parameter tensors; at most ", ParamSegments::kMax, " are supported");
+  std::int64_t covered = 0;
+  for (int i = 0; i < segments.count; ++i) {
+    GROOVE_CHECK(segments.offset[i] == covered, op, ": segment ", i, " starts at ", segments.offset[i],
+                 ", expected ", covered, " (segments must tile the buffer in order)");
+    covered += segments.models * segments.per_model[i];
+  }
+  GROOVE_CHECK(covered == params.numel(), op, ": segments cover ", covered, " elements but 'params' has ",
+               params.numel());
+  if (hyper.kind == OptimizerKind::adam || hyper.kind == OptimizerKind::adamw) {
+    GROOVE_CHECK(hyper.beta1 > 0 && hyper.beta1 < 1 && hyper.beta2 > 0 && hyper.beta2 < 1, op,
+                 ": Adam betas must lie in (0, 1), got ", hyper.beta1, ", ", hyper.beta2);
+  }
+  if (params.numel() == 0) return;
+  GROOVE_DISPATCH_FLOAT(params.dtype(), op, [&] {
+    GROOVE_BACKEND(ctx, optimizer_update<T>)(
+        params.data<T>(), grads.data<T>(), n_states > 0 ? state1.data<T>() : nullptr,
+        n_states > 1 ? state2.data<T>() : nullptr, compensation.defined() ? compensation.data<T>() : nullptr,
+        params.numel(), segments, lr.data<double>(), weight_decay.data<double>(), step.data<std::int32_t>(), hyper,
+        ctx);
+  });
+}
+
+void dropout_forward(Tensor& y, Tensor& mask, const Tensor& x, double p, const Tensor& seeds, std::uint64_t stream,
+                     const Tensor& step, Context& ctx) {
+  const char* op = "dropout";
+  check_float(x, op, "x");
+  check_on(x, op, "x", ctx);
+  check_on(y, op, "y", ctx);
+  check_on(mask, op, "mask", ctx);
+  check_same(y, "y", x, "x", op);
+  check_same(mask, "mask", x, "x", op);
+  GROOVE_CHECK(p >= 0 && p < 1, op, ": p must lie in [0, 1), got ", p);
+  GROOVE_CHECK(x.ndim() >= 1, op, ": 'x' must have a leading model dimension, got ", x.str());
+  check_model_rng(seeds, step, x.dim(0), op, ctx);
+  const std::int64_t models = x.dim(0), per_model = models ? x.numel() / models : 0;
+  if (x.numel() == 0) return;
+  GROOVE_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    GROOVE_BACKEND(ctx, dropout_forward<T>)(y.data<T>(), mask.data<T>(), x.data<T>(), models, per_model,
+                                            static_cast<float>(p), seeds.data<std::int32_t>(), stream,
+                                            step.data<std::int32_t>(), ctx);
+  });
+}
+
+void add_gaussian_noise(Tensor& y, const Tensor& x, double stddev, const Tensor& seeds, std::uint64_t stream,
+                        const Tensor& step, Context& ctx) {
+  const char* op = "gaussian_noise";
+  check_float(x, op, "x");
+  check_on(x, op, "x", ctx);
+  check_on(y, op, "y", ctx);
+  check_same(y, "y", x, "x", op);
+  GROOVE_CHECK(stddev >= 0, op, ": stddev must be >= 0, got ", stddev);
+  GROOVE_CHECK(x.ndim() >= 1, op, ": 'x' must have a leading model dimension, got ", x.str());
+  check_model_rng(seeds, step, x.dim(0), op, ctx);
+  const std::int64_t models = x.dim(0), per_model = models ? x.numel() / models : 0;
+  if (x.numel() == 0) return;
+  GROOVE_DISPATCH_FLOAT(x.dtype(), op, [&] {
+    GROOVE_BACKEND(ctx, add_gaussian_noise<T>)(y.data<T>(), x.data<T>(), models, per_model, static_cast<T>(stddev),
+                                               seeds.data<std::int32_t>(), stream, step.data<std::int32_t>(), ctx);
+  });
+}
+
+void minibatch_indices(Tensor& index, std::int64_t n_examples, const Tensor& seeds, std::uint64_t stream,
+                       const Tensor& step, Context& ctx) {
+  const char* op = "minibatch_indices";
+  check_on(index, op, "index", ctx);
+  GROOVE_CHECK(index.dtype() == DType::i32 && index.ndim() == 2, op, ": 'index' must be i32 [K, B], got ",
+               index.str());
+  const std::int64_t models = index.dim(0), batch = index.dim(1);
+  GROOVE_CHECK(batch >= 1 && batch <= n_examples, op, ": batch size ", batch, " must lie in [1, ", n_examples,
+               "] (the number of examples)");
+  GROOVE_CHECK(n_examples <= std::numeric_limits<std::int32_t>::max(), op, ": too many examples");
+  check_model_rng(seeds, step, models, op, ctx);
+  if (index.numel() == 0) return;
+  GROOVE_BACKEND(ctx, minibatch_indices)(index.data<std::int32_t>(), models, batch, n_examples,
+                                         seeds.data<std::int32_t>(), stream, step.data<std::int32_t>(), ctx);
+}
+
+void increment_counter(Tensor& counter, Context& ctx) {
+  check_on(counter, "increment_counter", "counter", ctx);
+  GROOVE_CHECK(counter.dtype() == DType::i32 && counter.numel() == 1, "increment_counter: needs i32 [1], got ",
+               counter.str());
+  GROOVE_BACKEND(ctx, increment_counter)(counter.data<std::int32_t>(), ctx);
 }
 
 }  // namespace groove::ops

@@ -14,14 +14,16 @@
 //   kernels/cuda/reduce.cu       tests/kernels/test_reduce*.cpp gather_rows, one_hot       kernels/cpu/index.cpp
 //   kernels/cuda/index.cu        tests/kernels/test_index*.cpp random_*                   kernels/cpu/random.cpp
 //   kernels/cuda/random.cu       tests/kernels/test_random*.cpp
-// Per-element math shared by both backends: kernels/math.h (activations, reducers) and
-// runtime/philox.h (random numbers).
+// Per-element math shared by both backends: kernels/math.h (activations, reducers),
+// kernels/loss_math.h (loss tails), kernels/optim_math.h (optimizers) and runtime/philox.h.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "kernels/loss_math.h"
 #include "kernels/math.h"
+#include "kernels/optim_math.h"
 #include "runtime/context.h"
 #include "runtime/philox.h"
 #include "runtime/tensor.h"
@@ -32,7 +34,7 @@ namespace groove::ops {
 // GEMM
 
 enum class GemmAlgo : std::uint8_t {
-  automatic,    // chosen by shape (see gemm_algo_for)
+  automatic,    // by shape (gemm_algo_for); on a batch-invariant CUDA context, handwritten
   vendor,       // OpenBLAS on the CPU, cuBLAS on CUDA
   handwritten,  // groove's tiled kernel on CUDA; the double-accumulating reference loop on the CPU
 };
@@ -119,5 +121,69 @@ std::uint64_t random_normal(Tensor& y, const RngKey& key, double mean, double st
 std::uint64_t random_bernoulli(Tensor& y, const RngKey& key, double p, Context& ctx);  // 1 w.p. p, else 0
 // y (i32, [n]) = a uniformly random permutation of 0..n-1.
 std::uint64_t random_permutation(Tensor& y, const RngKey& key, Context& ctx);
+
+// ---------------------------------------------------------------------------------------------
+// Training: losses, optimizer updates, per-model randomness inside a replayed step.
+//
+// Inside a step that is replayed (or captured in a CUDA graph) nothing may come from the host, so
+// per-model seeds live in a device i32 [K] tensor and the step number in a device i32 [1]
+// counter that `increment_counter` advances at the end of each step. Draws of model k depend only
+// on (seed[k], stream, step, element index within the model), never on K or the backend.
+
+struct LossSpec {
+  LossKind kind = LossKind::softmax_cross_entropy;
+  double margin = 1.0;  // hinge
+};
+
+// Mean loss per model, its log10, and the gradient of the mean loss with respect to the logits.
+//   logits: [K, P, C]  (C = 1: binary logistic / hinge on a scalar output, labels +-1 or 0/1;
+//                        C >= 2: softmax cross-entropy / multi-class hinge, labels in [0, C))
+//   labels: i32 [P] (shared) or [K, P]; undefined for squared error with real targets
+//   targets: [P, C] or [K, P, C] (squared error only; when undefined, squared error targets the
+//            one-hot labels, or +-1 for C = 1)
+//   weights: per-example [P] (class balancing) or undefined (all 1). The mean is weighted:
+//            L = sum_p w_p l_p / sum_p w_p; `weight_sum` must be sum_p w_p (P without weights).
+//   loss, log10_loss: [K];  dlogits: [K, P, C] or undefined (forward only)
+//   per_example: f64 [2, K, P] scratch that receives each example's loss (row 0) and its natural
+//                log (row 1), for the statistics the metrics read.
+// The tail is exact: see kernels/loss_math.h. log10_loss is averaged in log space, so it stays
+// finite where the loss underflows.
+void loss_forward(Tensor& loss, Tensor& log10_loss, Tensor& dlogits, Tensor& per_example, const Tensor& logits,
+                  const Tensor& labels, const Tensor& targets, const Tensor& weights, double weight_sum,
+                  const LossSpec& spec, Context& ctx);
+
+// Parameters live in one flat buffer; each segment is one parameter tensor [K, per_model]
+// starting at `offset`. One kernel updates every parameter of every model.
+struct ParamSegments {
+  static constexpr int kMax = 32;
+  int count = 0;
+  std::int64_t models = 1;
+  std::int64_t offset[kMax] = {};
+  std::int64_t per_model[kMax] = {};
+};
+
+// params += update(grads) for all segments: SGD / momentum / Nesterov / Adam / AdamW with the
+// per-model learning rate lr[k] and weight decay weight_decay[k] (f64 [K] on the device), the
+// schedule evaluated at the device step counter (i32 [1]: updates done so far). state1/state2:
+// optimizer states (same shape as params; undefined when the optimizer needs none).
+// compensation: Kahan buffer for Precision::fp32_kahan, undefined otherwise.
+void optimizer_update(Tensor& params, const Tensor& grads, Tensor& state1, Tensor& state2, Tensor& compensation,
+                      const ParamSegments& segments, const Tensor& lr, const Tensor& weight_decay,
+                      const Tensor& step, const OptimizerHyper& hyper, Context& ctx);
+
+// Inverted dropout over x [K, ...]: y = x * mask, mask = 1/(1-p) with probability 1-p, else 0.
+// The mask is kept for the backward pass (dx = dy * mask).
+void dropout_forward(Tensor& y, Tensor& mask, const Tensor& x, double p, const Tensor& seeds, std::uint64_t stream,
+                     const Tensor& step, Context& ctx);
+// y = x + stddev * N(0, 1), over x [K, ...].
+void add_gaussian_noise(Tensor& y, const Tensor& x, double stddev, const Tensor& seeds, std::uint64_t stream,
+                        const Tensor& step, Context& ctx);
+// index [K, B] (i32): the examples of minibatch `step` for each model: epoch e = step / (n / B)
+// walks a fresh random permutation of [0, n) per model and epoch; the last partial batch of an
+// epoch is dropped.
+void minibatch_indices(Tensor& index, std::int64_t n_examples, const Tensor& seeds, std::uint64_t stream,
+                       const Tensor& step, Context& ctx);
+// counter[0] += 1 on the device (i32 [1]).
+void increment_counter(Tensor& counter, Context& ctx);
 
 }  // namespace groove::ops

@@ -11,6 +11,7 @@ namespace groove {
 Context::Context(Device device, ContextOptions options) : device_(device) {
   GROOVE_CHECK(options.cpu_threads >= 0, "ContextOptions.cpu_threads must be >= 0, got ", options.cpu_threads);
   cpu_threads_ = options.cpu_threads > 0 ? options.cpu_threads : omp_get_max_threads();
+  batch_invariant_ = options.batch_invariant;
   if (device.is_cpu()) {
     allocator_ = HostAllocator::shared();
   } else {

@@ -14,6 +14,11 @@ namespace groove {
 
 struct ContextOptions {
   int cpu_threads = 0;  // 0 = OpenMP's default (OMP_NUM_THREADS or the number of cores)
+  // Batch-invariant kernels: each model's results are bitwise independent of how many models run
+  // together (a model trained inside an ensemble equals the model trained alone). On CUDA this
+  // routes GEMMs to groove's tiled kernel, since cuBLAS may pick different algorithms (split-K)
+  // for different batch counts. Turn off for raw cuBLAS speed on large shapes.
+  bool batch_invariant = true;
 };
 
 class Context {
@@ -40,6 +45,7 @@ class Context {
   void synchronize();
 
   int cpu_threads() const { return cpu_threads_; }
+  bool batch_invariant() const { return batch_invariant_; }
 
   // Backend state (stream, cuBLAS handle); defined in runtime/cuda/. Null on the CPU.
   struct CudaState;
@@ -51,6 +57,7 @@ class Context {
  private:
   Device device_;
   int cpu_threads_ = 1;
+  bool batch_invariant_ = true;
   std::shared_ptr<Allocator> allocator_;
   void* workspace_ = nullptr;
   std::size_t workspace_bytes_ = 0;

@@ -5,6 +5,7 @@
 #include "runtime/backend.h"
 #include "runtime/device.h"
 #include "runtime/error.h"
+#include "runtime/tape.h"
 
 namespace groove {
 
@@ -33,6 +34,16 @@ void Context::CudaStateDeleter::operator()(CudaState* state) const noexcept {
 Context::CudaState* create_cuda_state(Device device, std::shared_ptr<Allocator>&) {
   GROOVE_THROW("cannot use ", device.str(), ": ", cuda_unavailable_reason());
 }
+
+StepGraph::~StepGraph() = default;
+void StepGraph::reset() noexcept {}
+void StepGraph::begin_capture(Context& ctx) {
+  GROOVE_THROW("StepGraph: graph capture needs a CUDA context, got ", ctx.device().str(), " (",
+               cuda_unavailable_reason(), ")");
+}
+void StepGraph::end_capture(int) {}
+void StepGraph::abort_capture() noexcept {}
+void StepGraph::launch() { GROOVE_THROW("StepGraph::launch: nothing captured"); }
 
 namespace backend {
 void copy_bytes(void*, Device dst_device, const void*, Device src_device, std::size_t, const Context*) {

@@ -207,4 +207,31 @@ GROOVE_HD inline std::uint64_t permutation_key(U32x4 w, int lane) {
 }
 inline constexpr int kPermutationKeysPerBlock = 2;
 
+// A stateless random permutation of [0, n): position -> index, a 4-round Feistel network keyed by
+// (seed, stream, round key) over the smallest even-bit domain >= n, with cycle-walking to stay in
+// [0, n). Every position is computed independently (minibatch order on the device without a sort,
+// identical on CPU and GPU, independent of how many models train together). Needs n >= 1.
+GROOVE_HD inline std::uint64_t permute_index(std::uint64_t position, std::uint64_t n, std::uint32_t seed,
+                                             std::uint64_t stream, std::uint64_t round_key) {
+  int half_bits = 1;
+  while ((std::uint64_t(1) << (2 * half_bits)) < n) ++half_bits;
+  const std::uint64_t half_mask = (std::uint64_t(1) << half_bits) - 1;
+  std::uint64_t x = position;
+  do {
+    std::uint64_t left = x >> half_bits, right = x & half_mask;
+    for (std::uint32_t r = 0; r < 4; ++r) {
+      const U32x4 w = philox4x32<10>(
+          U32x4{{static_cast<std::uint32_t>(right), r, static_cast<std::uint32_t>(round_key),
+                 static_cast<std::uint32_t>(round_key >> 32)}},
+          U32x2{{seed, static_cast<std::uint32_t>(stream)}});
+      const std::uint64_t f = ((static_cast<std::uint64_t>(w.v[0]) << 32) | w.v[1]) & half_mask;
+      const std::uint64_t next = left ^ f;
+      left = right;
+      right = next;
+    }
+    x = (left << half_bits) | right;
+  } while (x >= n);
+  return x;
+}
+
 }  // namespace groove

@@ -1,0 +1,120 @@
+// CUDA training kernels: the fused optimizer update (one launch for every parameter of every
+// model), dropout and Gaussian noise with per-model Philox streams, minibatch indices, the step
+// counter. Everything reads the step from device memory, so a captured graph stays valid.
+// CPU twins: kernels/cpu/train.cpp.
+#include "kernels/backend.h"
+#include "kernels/cuda/launch.h"
+
+namespace groove::cuda {
+
+namespace {
+// kernels ------------------------------------------------------------------------------------
+
+template <typename T>
+__global__ void optimizer_kernel(T* __restrict__ params, const T* __restrict__ grads, T* __restrict__ state1,
+                                 T* __restrict__ state2, T* __restrict__ compensation, std::int64_t n,
+                                 ops::ParamSegments segments, const double* __restrict__ lr,
+                                 const double* __restrict__ weight_decay, const std::int32_t* __restrict__ step,
+                                 OptimizerHyper hyper) {
+  const std::int64_t t = *step;
+  const double factor = optim_math::schedule_factor(hyper.schedule, t);
+  for (std::int64_t i = global_thread(); i < n; i += grid_stride()) {
+    int seg = 0;
+    while (seg + 1 < segments.count && i >= segments.offset[seg + 1]) ++seg;
+    const std::int64_t k = (i - segments.offset[seg]) / segments.per_model[seg];
+    double s1 = state1 ? static_cast<double>(state1[i]) : 0.0;
+    double s2 = state2 ? static_cast<double>(state2[i]) : 0.0;
+    const double delta = optim_math::update_delta(hyper, static_cast<double>(params[i]), static_cast<double>(grads[i]),
+                                                  lr[k] * factor, weight_decay[k], t, s1, s2);
+    if (state1) state1[i] = static_cast<T>(s1);
+    if (state2) state2[i] = static_cast<T>(s2);
+    params[i] = compensation ? optim_math::apply_kahan(params[i], delta, compensation[i])
+                             : optim_math::apply_plain(params[i], delta);
+  }
+}
+
+template <typename T>
+__global__ void dropout_kernel(T* y, T* __restrict__ mask, const T* x, std::int64_t n, std::int64_t per_model,
+                               float p, const std::int32_t* __restrict__ seeds, std::uint64_t stream,
+                               const std::int32_t* __restrict__ step) {
+  const std::int32_t s = *step;
+  for (std::int64_t e = global_thread(); e < n; e += grid_stride()) {
+    const std::int64_t k = e / per_model, i = e % per_model;
+    const U32x4 w = model_step_block(seeds[k], stream, s, per_model, kBernoulliPerBlock, i);
+    const T m = dropout_scale<T>(w, i, p);
+    mask[e] = m;
+    y[e] = x[e] * m;
+  }
+}
+
+template <typename T>
+__global__ void noise_kernel(T* y, const T* x, std::int64_t n, std::int64_t per_model, T stddev,
+                             const std::int32_t* __restrict__ seeds, std::uint64_t stream,
+                             const std::int32_t* __restrict__ step) {
+  const std::int32_t s = *step;
+  for (std::int64_t e = global_thread(); e < n; e += grid_stride()) {
+    const std::int64_t k = e / per_model, i = e % per_model;
+    const U32x4 w = model_step_block(seeds[k], stream, s, per_model, kNormalPerBlock, i);
+    y[e] = x[e] + normal_from_block<T>(w, static_cast<int>(i % kNormalPerBlock), T(0), stddev);
+  }
+}
+
+__global__ void minibatch_kernel(std::int32_t* __restrict__ index, std::int64_t models, std::int64_t batch,
+                                 std::int64_t n_examples, const std::int32_t* __restrict__ seeds, std::uint64_t stream,
+                                 const std::int32_t* __restrict__ step) {
+  const std::int32_t s = *step;
+  for (std::int64_t e = global_thread(); e < models * batch; e += grid_stride()) {
+    index[e] = minibatch_index(seeds[e / batch], stream, s, batch, n_examples, e % batch);
+  }
+}
+
+__global__ void increment_kernel(std::int32_t* counter) { ++*counter; }
+}  // namespace
+
+// entries --------------------------------------------------------------------------------------
+
+template <typename T>
+void optimizer_update(T* params, const T* grads, T* state1, T* state2, T* compensation, std::int64_t n,
+                      const ops::ParamSegments& segments, const double* lr, const double* weight_decay,
+                      const std::int32_t* step, const OptimizerHyper& hyper, Context& ctx) {
+  const cudaStream_t stream = cuda_stream(ctx);
+  optimizer_kernel<T><<<grid_for(n, ctx), kBlock, 0, stream>>>(params, grads, state1, state2, compensation, n,
+                                                               segments, lr, weight_decay, step, hyper);
+  GROOVE_LAUNCH_CHECK(stream, "optimizer_kernel");
+}
+
+template <typename T>
+void dropout_forward(T* y, T* mask, const T* x, std::int64_t models, std::int64_t per_model, float p,
+                     const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context& ctx) {
+  const cudaStream_t cs = cuda_stream(ctx);
+  const std::int64_t n = models * per_model;
+  dropout_kernel<T><<<grid_for(n, ctx), kBlock, 0, cs>>>(y, mask, x, n, per_model, p, seeds, stream, step);
+  GROOVE_LAUNCH_CHECK(cs, "dropout_kernel");
+}
+
+template <typename T>
+void add_gaussian_noise(T* y, const T* x, std::int64_t models, std::int64_t per_model, T stddev,
+                        const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context& ctx) {
+  const cudaStream_t cs = cuda_stream(ctx);
+  const std::int64_t n = models * per_model;
+  noise_kernel<T><<<grid_for(n, ctx), kBlock, 0, cs>>>(y, x, n, per_model, stddev, seeds, stream, step);
+  GROOVE_LAUNCH_CHECK(cs, "noise_kernel");
+}
+
+void minibatch_indices(std::int32_t* index, std::int64_t models, std::int64_t batch, std::int64_t n_examples,
+                       const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context& ctx) {
+  const cudaStream_t cs = cuda_stream(ctx);
+  minibatch_kernel<<<grid_for(models * batch, ctx), kBlock, 0, cs>>>(index, models, batch, n_examples, seeds, stream,
+                                                                      step);
+  GROOVE_LAUNCH_CHECK(cs, "minibatch_kernel");
+}
+
+void increment_counter(std::int32_t* counter, Context& ctx) {
+  const cudaStream_t cs = cuda_stream(ctx);
+  increment_kernel<<<1, 1, 0, cs>>>(counter);
+  GROOVE_LAUNCH_CHECK(cs, "increment_kernel");
+}
+
+GROOVE_FOR_FLOAT_TYPES(GROOVE_INSTANTIATE_TRAIN)
+
+}  // namespace groove::cuda

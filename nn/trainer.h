@@ -1,0 +1,72 @@
+// Trainer: runs S steps of full-batch or minibatch training for an ensemble of K models with no
+// host synchronization inside the S steps.
+//
+// The first step is recorded on a Tape (eagerly, allocating every buffer). Every later step
+// replays it: on the CPU the tape's prepared plan; on CUDA a captured graph of `steps_per_graph`
+// steps, relaunched. Per-model randomness (dropout, noise, minibatch order) comes from the seeds
+// and a device step counter, so it is identical on CPU and CUDA and independent of K.
+// `replay = false` opts out (eager mode: the step is re-recorded each time; slower, but every op
+// runs define-by-run, which is what you want in a debugger).
+#pragma once
+
+#include <functional>
+#include <vector>
+
+#include "nn/mlp.h"
+#include "nn/optimizer.h"
+
+namespace groove::nn {
+
+// Training data on the trainer's device, shared by every model.
+struct TrainData {
+  Tensor x;        // [P, D]
+  Tensor labels;   // i32 [P] (classification losses; squared error without targets)
+  Tensor targets;  // [P, C] real targets (squared error), or undefined
+  Tensor weights;  // [P] example weights (class balancing), or undefined; full batch only
+};
+
+struct TrainerSpec {
+  ops::LossSpec loss;
+  std::int64_t batch_size = 0;             // 0: full batch
+  std::vector<std::uint64_t> seeds = {0};  // per model: dropout, noise and minibatch streams
+  bool replay = true;                      // false: eager mode (debugging)
+  int steps_per_graph = 1;                 // CUDA: steps captured in one graph
+};
+
+class Trainer {
+ public:
+  Trainer(ParamStore& params, ForwardFn forward, Optimizer& optimizer, const TrainData& data,
+          const TrainerSpec& spec);
+
+  // Runs `steps` steps. Every `log_every` steps (0: only at the end) calls hook(steps_done) on the
+  // host, between steps; the hook may read tensors (that synchronizes, the steps do not).
+  void run(std::int64_t steps, std::int64_t log_every = 0, const std::function<void(std::int64_t)>& hook = {});
+
+  std::int64_t steps_done() const { return steps_done_; }
+  // The loss of the most recent step: [K] values, log10, per-example (device tensors).
+  const LossOutput& loss() const { return loss_; }
+  Tape& tape() { return tape_; }
+  const Tensor& step_counter() const { return step_; }  // i32 [1] on the device
+  Context& context() const { return *ctx_; }
+
+ private:
+  void prepare_batch();
+  void record_step();
+  void replay_step();
+
+  Context* ctx_;
+  ParamStore* params_;
+  ForwardFn forward_;
+  Optimizer* optimizer_;
+  TrainData data_;
+  TrainerSpec spec_;
+  Tape tape_;
+  LossOutput loss_;
+  Tensor step_, seeds_;
+  Tensor batch_index_, batch_x_, batch_labels_, batch_targets_;
+  StepGraph graph_;
+  bool recorded_ = false;
+  std::int64_t steps_done_ = 0;
+};
+
+}  // namespace groove::nn
