@@ -4,6 +4,7 @@
 
 #include "bench/bench_util.h"
 #include "kernels/ops.h"
+#include "runtime/build_info.h"
 #include "runtime/device.h"
 
 namespace groove::bench {
@@ -38,6 +39,7 @@ Tensor random_on(Context& ctx, const Shape& shape, DType dtype, std::uint64_t se
 }  // namespace groove::bench
 
 int main(int argc, char** argv) {
+  groove::reexec_with_openblas_coretype(argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("groove_gpu", groove::bench::gpu_context() ? "yes" : "no (CUDA benchmarks skipped)");

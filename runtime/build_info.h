@@ -20,4 +20,15 @@ struct BuildInfo {
 
 BuildInfo build_info();
 
+// OpenBLAS picks its kernels from the CPU model; virtual machines often hide the model, and
+// OpenBLAS then falls back to generic SSE3 kernels ("Prescott") even on AVX-512 hardware (3.5x
+// slower GEMM here). Returns the OPENBLAS_CORETYPE value that selects kernels matching the CPU's
+// features when that happened and OPENBLAS_CORETYPE is unset; "" otherwise.
+std::string openblas_recommended_coretype();
+
+// For a program's main(): when openblas_recommended_coretype() is not empty, sets
+// OPENBLAS_CORETYPE and re-executes the program (OpenBLAS reads it only when it loads). Returns
+// when there is nothing to do or the re-execution failed (the program then runs as it is).
+void reexec_with_openblas_coretype(char** argv);
+
 }  // namespace groove

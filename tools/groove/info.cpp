@@ -21,6 +21,7 @@ nlohmann::json info_json() {
                 {"cuda_sync_debug", b.cuda_sync_debug},
                 {"compiler", b.compiler}};
   j["blas"] = b.blas;
+  j["blas_coretype_hint"] = openblas_recommended_coretype();
   j["cpu_threads"] = b.omp_max_threads;
   j["hardware_threads"] = std::thread::hardware_concurrency();
   j["rng"] = "Philox-4x32-10";
@@ -52,6 +53,11 @@ void print_info(const nlohmann::json& j) {
               b["cuda_sync_debug"].get<bool>() ? "on" : "off");
   std::printf("  compiler:     %s\n", b["compiler"].get<std::string>().c_str());
   std::printf("  BLAS:         %s\n", j["blas"].get<std::string>().c_str());
+  if (!j["blas_coretype_hint"].get<std::string>().empty()) {
+    std::printf("                (OpenBLAS chose generic kernels for this CPU; export OPENBLAS_CORETYPE=%s for "
+                "its vector kernels)\n",
+                j["blas_coretype_hint"].get<std::string>().c_str());
+  }
   std::printf("  CPU threads:  %d (OpenMP), %u hardware\n", j["cpu_threads"].get<int>(),
               j["hardware_threads"].get<unsigned>());
   std::printf("  RNG:          %s\n", j["rng"].get<std::string>().c_str());

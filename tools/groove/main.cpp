@@ -5,9 +5,11 @@
 #include <iostream>
 
 #include "commands.h"
+#include "runtime/build_info.h"
 #include "runtime/error.h"
 
 int main(int argc, char** argv) {
+  groove::reexec_with_openblas_coretype(argv);
   CLI::App app{"groove: very long training runs of small networks, and what they keep learning"};
   app.require_subcommand(1);
   app.set_version_flag("--version", [] { return groove::cli::info_json()["version"].get<std::string>(); });
