@@ -48,13 +48,16 @@ void train_step(benchmark::State& state, Context* ctx) {
   const double steps = static_cast<double>(state.iterations() * steps_per_iteration);
   state.counters["steps/s"] = benchmark::Counter(steps, benchmark::Counter::kIsRate);
   state.counters["model-steps/s"] = benchmark::Counter(steps * static_cast<double>(k), benchmark::Counter::kIsRate);
-  state.counters["FLOP/s"] = benchmark::Counter(
-      steps * static_cast<double>(k) * (4.0 * p * d * n + 6.0 * p * n * c), benchmark::Counter::kIsRate,
-      benchmark::Counter::OneK::kIs1000);
+  state.counters["FLOP/s"] = benchmark::Counter(steps * static_cast<double>(k) * (4.0 * p * d * n + 6.0 * p * n * c),
+                                                benchmark::Counter::kIsRate, benchmark::Counter::OneK::kIs1000);
 }
 
-void BM_TrainStepCpu(benchmark::State& s) { train_step(s, &cpu_context()); }
-void BM_TrainStepCuda(benchmark::State& s) { train_step(s, gpu_context()); }
+void BM_TrainStepCpu(benchmark::State& s) {
+  train_step(s, &cpu_context());
+}
+void BM_TrainStepCuda(benchmark::State& s) {
+  train_step(s, gpu_context());
+}
 
 BENCHMARK(BM_TrainStepCpu)->ArgName("K")->Arg(1)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TrainStepCuda)->ArgName("K")->Arg(1)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);

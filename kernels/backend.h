@@ -82,17 +82,17 @@ struct LossShape {
                     const std::int32_t* labels, const T* targets, const T* weights, const LossShape& s,              \
                     double inv_weight_sum, const ops::LossSpec& spec, Context& ctx);                                 \
   template <typename T>                                                                                              \
-  void optimizer_update(T* params, const T* grads, T* state1, T* state2, T* compensation, std::int64_t n,           \
-                        const ops::ParamSegments& segments, const double* lr, const double* weight_decay,           \
+  void optimizer_update(T* params, const T* grads, T* state1, T* state2, T* compensation, std::int64_t n,            \
+                        const ops::ParamSegments& segments, const double* lr, const double* weight_decay,            \
                         const std::int32_t* step, const OptimizerHyper& hyper, Context& ctx);                        \
   template <typename T>                                                                                              \
-  void dropout_forward(T* y, T* mask, const T* x, std::int64_t models, std::int64_t per_model, float p,            \
-                       const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context& ctx);    \
+  void dropout_forward(T* y, T* mask, const T* x, std::int64_t models, std::int64_t per_model, float p,              \
+                       const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context& ctx);     \
   template <typename T>                                                                                              \
-  void add_gaussian_noise(T* y, const T* x, std::int64_t models, std::int64_t per_model, T stddev,                 \
-                          const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context& ctx); \
-  void minibatch_indices(std::int32_t* index, std::int64_t models, std::int64_t batch, std::int64_t n_examples,     \
-                         const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context& ctx);  \
+  void add_gaussian_noise(T* y, const T* x, std::int64_t models, std::int64_t per_model, T stddev,                   \
+                          const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context& ctx);  \
+  void minibatch_indices(std::int32_t* index, std::int64_t models, std::int64_t batch, std::int64_t n_examples,      \
+                         const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context& ctx);   \
   void increment_counter(std::int32_t* counter, Context& ctx);
 
 namespace cpu {
@@ -130,17 +130,16 @@ GROOVE_BACKEND_DECLARATIONS
   template void random_normal<T>(T*, std::int64_t, const RngKey&, T, T, Context&);  \
   template void random_bernoulli<T>(T*, std::int64_t, const RngKey&, float, Context&);
 
-#define GROOVE_INSTANTIATE_LOSS(T)                                                                               \
-  template void loss_forward<T>(T*, T*, T*, double*, const T*, const std::int32_t*, const T*, const T*,        \
+#define GROOVE_INSTANTIATE_LOSS(T)                                                                      \
+  template void loss_forward<T>(T*, T*, T*, double*, const T*, const std::int32_t*, const T*, const T*, \
                                 const LossShape&, double, const ops::LossSpec&, Context&);
-#define GROOVE_INSTANTIATE_TRAIN(T)                                                                              \
-  template void optimizer_update<T>(T*, const T*, T*, T*, T*, std::int64_t, const ops::ParamSegments&,         \
-                                    const double*, const double*, const std::int32_t*, const OptimizerHyper&,  \
-                                    Context&);                                                                 \
-  template void dropout_forward<T>(T*, T*, const T*, std::int64_t, std::int64_t, float, const std::int32_t*,   \
-                                   std::uint64_t, const std::int32_t*, Context&);                              \
-  template void add_gaussian_noise<T>(T*, const T*, std::int64_t, std::int64_t, T, const std::int32_t*,        \
-                                      std::uint64_t, const std::int32_t*, Context&);
+#define GROOVE_INSTANTIATE_TRAIN(T)                                                                                    \
+  template void optimizer_update<T>(T*, const T*, T*, T*, T*, std::int64_t, const ops::ParamSegments&, const double*,  \
+                                    const double*, const std::int32_t*, const OptimizerHyper&, Context&);              \
+  template void dropout_forward<T>(T*, T*, const T*, std::int64_t, std::int64_t, float, const std::int32_t*,           \
+                                   std::uint64_t, const std::int32_t*, Context&);                                      \
+  template void add_gaussian_noise<T>(T*, const T*, std::int64_t, std::int64_t, T, const std::int32_t*, std::uint64_t, \
+                                      const std::int32_t*, Context&);
 
 // Per-model draws inside a replayed step (dropout, noise): element i of model k at step s comes
 // from counter block s * blocks_per_step + i / per_block of (seeds[k], stream).

@@ -22,10 +22,14 @@ namespace loss_math {
 inline constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
 // Binary labels: {0, 1} or {-1, +1} -> -1 / +1.
-GROOVE_HD inline double binary_sign(std::int32_t label) { return label > 0 ? 1.0 : -1.0; }
+GROOVE_HD inline double binary_sign(std::int32_t label) {
+  return label > 0 ? 1.0 : -1.0;
+}
 
 // softplus(-m) = log(1 + e^-m), and its log, for a margin m. Exact in both tails.
-GROOVE_HD inline double softplus_neg(double m) { return m > 0 ? log1p(exp(-m)) : -m + log1p(exp(m)); }
+GROOVE_HD inline double softplus_neg(double m) {
+  return m > 0 ? log1p(exp(-m)) : -m + log1p(exp(m));
+}
 GROOVE_HD inline double log_softplus_neg(double m) {
   if (m > 700) return -m;  // log(log1p(e^-m)) = -m + log1p(-e^-m/2 + ...) = -m to double precision
   return log(softplus_neg(m));
@@ -106,8 +110,7 @@ GROOVE_HD inline void multiclass_hinge(const T* f, std::int64_t c, std::int32_t 
 
 // Squared error 1/2 sum_c (f_c - t_c)^2 with gradient f - t.
 template <typename T>
-GROOVE_HD inline void squared_error(const T* f, const T* t, std::int64_t c, double& loss, double& log_loss,
-                                    T* grad) {
+GROOVE_HD inline void squared_error(const T* f, const T* t, std::int64_t c, double& loss, double& log_loss, T* grad) {
   double s = 0;
   for (std::int64_t j = 0; j < c; ++j) {
     const double d = static_cast<double>(f[j]) - static_cast<double>(t[j]);
@@ -125,7 +128,9 @@ GROOVE_HD inline void example_loss(LossKind kind, double margin, const T* f, std
                                    const T* target, double& loss, double& log_loss, T* grad) {
   double g = 0;
   switch (kind) {
-    case LossKind::softmax_cross_entropy: cross_entropy(f, c, label, loss, log_loss, grad); return;
+    case LossKind::softmax_cross_entropy:
+      cross_entropy(f, c, label, loss, log_loss, grad);
+      return;
     case LossKind::logistic:
       logistic(static_cast<double>(f[0]), binary_sign(label), loss, log_loss, g);
       if (grad) grad[0] = static_cast<T>(g);
@@ -162,7 +167,9 @@ struct LogSumExp {
   double max;
   double sum;  // sum of e^{x - max}
 };
-GROOVE_HD inline LogSumExp lse_init() { return {kNegInf, 0.0}; }
+GROOVE_HD inline LogSumExp lse_init() {
+  return {kNegInf, 0.0};
+}
 GROOVE_HD inline LogSumExp lse_add(LogSumExp a, double x) {
   if (x == kNegInf) return a;
   if (x <= a.max) return {a.max, a.sum + exp(x - a.max)};
@@ -174,8 +181,9 @@ GROOVE_HD inline LogSumExp lse_combine(LogSumExp a, LogSumExp b) {
   if (a.max >= b.max) return {a.max, a.sum + b.sum * exp(b.max - a.max)};
   return {b.max, b.sum + a.sum * exp(a.max - b.max)};
 }
-GROOVE_HD inline double lse_value(LogSumExp a) { return a.max == kNegInf ? kNegInf : a.max + log(a.sum); }
-
+GROOVE_HD inline double lse_value(LogSumExp a) {
+  return a.max == kNegInf ? kNegInf : a.max + log(a.sum);
+}
 
 }  // namespace loss_math
 }  // namespace groove

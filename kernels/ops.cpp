@@ -371,8 +371,7 @@ std::uint64_t random_permutation(Tensor& y, const RngKey& key, Context& ctx) {
 // Training
 
 namespace {
-void check_model_rng(const Tensor& seeds, const Tensor& step, std::int64_t models, const char* op,
-                     const Context& ctx) {
+void check_model_rng(const Tensor& seeds, const Tensor& step, std::int64_t models, const char* op, const Context& ctx) {
   check_on(seeds, op, "seeds", ctx);
   check_on(step, op, "step", ctx);
   GROOVE_CHECK(seeds.dtype() == DType::i32 && seeds.ndim() == 1 && seeds.dim(0) == models, op,
@@ -421,8 +420,7 @@ void loss_forward(Tensor& loss, Tensor& log10_loss, Tensor& dlogits, Tensor& per
     GROOVE_CHECK(labels.dtype() == DType::i32, op, ": 'labels' must be i32, got ", labels.str());
     const bool shared = labels.ndim() == 1;
     GROOVE_CHECK(labels.shape() == (shared ? Shape{s.examples} : Shape{s.models, s.examples}), op,
-                 ": 'labels' must be [P] or [K, P] with P = ", s.examples, ", K = ", s.models, ", got ",
-                 labels.str());
+                 ": 'labels' must be [P] or [K, P] with P = ", s.examples, ", K = ", s.models, ", got ", labels.str());
     s.label_model_stride = shared ? 0 : s.examples;
   }
   if (spec.kind == LossKind::softmax_cross_entropy) {
@@ -441,18 +439,16 @@ void loss_forward(Tensor& loss, Tensor& log10_loss, Tensor& dlogits, Tensor& per
   GROOVE_CHECK(weight_sum > 0, op, ": the sum of example weights must be positive, got ", weight_sum);
   if (s.models == 0) return;
   GROOVE_DISPATCH_FLOAT(dt, op, [&] {
-    GROOVE_BACKEND(ctx, loss_forward<T>)(loss.data<T>(), log10_loss.data<T>(),
-                                         dlogits.defined() ? dlogits.data<T>() : nullptr, per_example.data<double>(),
-                                         logits.data<T>(), real_targets ? nullptr : labels.data<std::int32_t>(),
-                                         real_targets ? targets.data<T>() : nullptr,
-                                         weights.defined() ? weights.data<T>() : nullptr, s, 1.0 / weight_sum, spec,
-                                         ctx);
+    GROOVE_BACKEND(ctx, loss_forward<T>)
+    (loss.data<T>(), log10_loss.data<T>(), dlogits.defined() ? dlogits.data<T>() : nullptr, per_example.data<double>(),
+     logits.data<T>(), real_targets ? nullptr : labels.data<std::int32_t>(), real_targets ? targets.data<T>() : nullptr,
+     weights.defined() ? weights.data<T>() : nullptr, s, 1.0 / weight_sum, spec, ctx);
   });
 }
 
 void optimizer_update(Tensor& params, const Tensor& grads, Tensor& state1, Tensor& state2, Tensor& compensation,
-                      const ParamSegments& segments, const Tensor& lr, const Tensor& weight_decay,
-                      const Tensor& step, const OptimizerHyper& hyper, Context& ctx) {
+                      const ParamSegments& segments, const Tensor& lr, const Tensor& weight_decay, const Tensor& step,
+                      const OptimizerHyper& hyper, Context& ctx) {
   const char* op = "optimizer_update";
   check_float(params, op, "params");
   check_on(params, op, "params", ctx);
@@ -483,8 +479,8 @@ void optimizer_update(Tensor& params, const Tensor& grads, Tensor& state1, Tenso
                " parameter tensors; at most ", ParamSegments::kMax, " are supported");
   std::int64_t covered = 0;
   for (int i = 0; i < segments.count; ++i) {
-    GROOVE_CHECK(segments.offset[i] == covered, op, ": segment ", i, " starts at ", segments.offset[i],
-                 ", expected ", covered, " (segments must tile the buffer in order)");
+    GROOVE_CHECK(segments.offset[i] == covered, op, ": segment ", i, " starts at ", segments.offset[i], ", expected ",
+                 covered, " (segments must tile the buffer in order)");
     covered += segments.models * segments.per_model[i];
   }
   GROOVE_CHECK(covered == params.numel(), op, ": segments cover ", covered, " elements but 'params' has ",
@@ -495,11 +491,10 @@ void optimizer_update(Tensor& params, const Tensor& grads, Tensor& state1, Tenso
   }
   if (params.numel() == 0) return;
   GROOVE_DISPATCH_FLOAT(params.dtype(), op, [&] {
-    GROOVE_BACKEND(ctx, optimizer_update<T>)(
-        params.data<T>(), grads.data<T>(), n_states > 0 ? state1.data<T>() : nullptr,
-        n_states > 1 ? state2.data<T>() : nullptr, compensation.defined() ? compensation.data<T>() : nullptr,
-        params.numel(), segments, lr.data<double>(), weight_decay.data<double>(), step.data<std::int32_t>(), hyper,
-        ctx);
+    GROOVE_BACKEND(ctx, optimizer_update<T>)
+    (params.data<T>(), grads.data<T>(), n_states > 0 ? state1.data<T>() : nullptr,
+     n_states > 1 ? state2.data<T>() : nullptr, compensation.defined() ? compensation.data<T>() : nullptr,
+     params.numel(), segments, lr.data<double>(), weight_decay.data<double>(), step.data<std::int32_t>(), hyper, ctx);
   });
 }
 
@@ -518,9 +513,9 @@ void dropout_forward(Tensor& y, Tensor& mask, const Tensor& x, double p, const T
   const std::int64_t models = x.dim(0), per_model = models ? x.numel() / models : 0;
   if (x.numel() == 0) return;
   GROOVE_DISPATCH_FLOAT(x.dtype(), op, [&] {
-    GROOVE_BACKEND(ctx, dropout_forward<T>)(y.data<T>(), mask.data<T>(), x.data<T>(), models, per_model,
-                                            static_cast<float>(p), seeds.data<std::int32_t>(), stream,
-                                            step.data<std::int32_t>(), ctx);
+    GROOVE_BACKEND(ctx, dropout_forward<T>)
+    (y.data<T>(), mask.data<T>(), x.data<T>(), models, per_model, static_cast<float>(p), seeds.data<std::int32_t>(),
+     stream, step.data<std::int32_t>(), ctx);
   });
 }
 
@@ -537,8 +532,9 @@ void add_gaussian_noise(Tensor& y, const Tensor& x, double stddev, const Tensor&
   const std::int64_t models = x.dim(0), per_model = models ? x.numel() / models : 0;
   if (x.numel() == 0) return;
   GROOVE_DISPATCH_FLOAT(x.dtype(), op, [&] {
-    GROOVE_BACKEND(ctx, add_gaussian_noise<T>)(y.data<T>(), x.data<T>(), models, per_model, static_cast<T>(stddev),
-                                               seeds.data<std::int32_t>(), stream, step.data<std::int32_t>(), ctx);
+    GROOVE_BACKEND(ctx, add_gaussian_noise<T>)
+    (y.data<T>(), x.data<T>(), models, per_model, static_cast<T>(stddev), seeds.data<std::int32_t>(), stream,
+     step.data<std::int32_t>(), ctx);
   });
 }
 
@@ -546,16 +542,16 @@ void minibatch_indices(Tensor& index, std::int64_t n_examples, const Tensor& see
                        const Tensor& step, Context& ctx) {
   const char* op = "minibatch_indices";
   check_on(index, op, "index", ctx);
-  GROOVE_CHECK(index.dtype() == DType::i32 && index.ndim() == 2, op, ": 'index' must be i32 [K, B], got ",
-               index.str());
+  GROOVE_CHECK(index.dtype() == DType::i32 && index.ndim() == 2, op, ": 'index' must be i32 [K, B], got ", index.str());
   const std::int64_t models = index.dim(0), batch = index.dim(1);
   GROOVE_CHECK(batch >= 1 && batch <= n_examples, op, ": batch size ", batch, " must lie in [1, ", n_examples,
                "] (the number of examples)");
   GROOVE_CHECK(n_examples <= std::numeric_limits<std::int32_t>::max(), op, ": too many examples");
   check_model_rng(seeds, step, models, op, ctx);
   if (index.numel() == 0) return;
-  GROOVE_BACKEND(ctx, minibatch_indices)(index.data<std::int32_t>(), models, batch, n_examples,
-                                         seeds.data<std::int32_t>(), stream, step.data<std::int32_t>(), ctx);
+  GROOVE_BACKEND(ctx, minibatch_indices)
+  (index.data<std::int32_t>(), models, batch, n_examples, seeds.data<std::int32_t>(), stream, step.data<std::int32_t>(),
+   ctx);
 }
 
 void increment_counter(Tensor& counter, Context& ctx) {

@@ -168,8 +168,8 @@ struct ParamSegments {
 // optimizer states (same shape as params; undefined when the optimizer needs none).
 // compensation: Kahan buffer for Precision::fp32_kahan, undefined otherwise.
 void optimizer_update(Tensor& params, const Tensor& grads, Tensor& state1, Tensor& state2, Tensor& compensation,
-                      const ParamSegments& segments, const Tensor& lr, const Tensor& weight_decay,
-                      const Tensor& step, const OptimizerHyper& hyper, Context& ctx);
+                      const ParamSegments& segments, const Tensor& lr, const Tensor& weight_decay, const Tensor& step,
+                      const OptimizerHyper& hyper, Context& ctx);
 
 // Inverted dropout over x [K, ...]: y = x * mask, mask = 1/(1-p) with probability 1-p, else 0.
 // The mask is kept for the backward pass (dx = dy * mask).

@@ -42,7 +42,7 @@ struct Schedule {
 
 struct OptimizerHyper {
   OptimizerKind kind = OptimizerKind::sgd;
-  double momentum = 0.9;  // momentum, nesterov
+  double momentum = 0.9;                          // momentum, nesterov
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adam, adamw
   Schedule schedule;
 };
@@ -53,8 +53,10 @@ GROOVE_HD inline double schedule_factor(const Schedule& s, std::int64_t t) {
   if (t < s.warmup_steps) return static_cast<double>(t + 1) / static_cast<double>(s.warmup_steps);
   const std::int64_t u = t - s.warmup_steps;
   switch (s.kind) {
-    case ScheduleKind::constant: return 1.0;
-    case ScheduleKind::step: return pow(s.gamma, static_cast<double>(u / (s.step_size > 0 ? s.step_size : 1)));
+    case ScheduleKind::constant:
+      return 1.0;
+    case ScheduleKind::step:
+      return pow(s.gamma, static_cast<double>(u / (s.step_size > 0 ? s.step_size : 1)));
     case ScheduleKind::cosine: {
       const std::int64_t span = s.total_steps - s.warmup_steps;
       if (span <= 0 || u >= span) return s.min_factor;
@@ -72,10 +74,11 @@ GROOVE_HD inline int num_states(OptimizerKind k) {
 
 // The change to add to parameter p with gradient g (computed in double), updating the states
 // s1/s2 (momentum buffer, or Adam's first and second moments) in place. t: 0-based update index.
-GROOVE_HD inline double update_delta(const OptimizerHyper& h, double p, double g, double lr, double wd,
-                                     std::int64_t t, double& s1, double& s2) {
+GROOVE_HD inline double update_delta(const OptimizerHyper& h, double p, double g, double lr, double wd, std::int64_t t,
+                                     double& s1, double& s2) {
   switch (h.kind) {
-    case OptimizerKind::sgd: return -lr * (g + wd * p);
+    case OptimizerKind::sgd:
+      return -lr * (g + wd * p);
     case OptimizerKind::momentum: {
       s1 = h.momentum * s1 + (g + wd * p);
       return -lr * s1;

@@ -18,7 +18,9 @@ TapeNode make_node(OpKind kind, TapeNode::ForwardFn fwd, TapeNode::BackwardFn bw
   return n;
 }
 
-int in(const TapeNode& n, int i) { return n.inputs[static_cast<std::size_t>(i)]; }
+int in(const TapeNode& n, int i) {
+  return n.inputs[static_cast<std::size_t>(i)];
+}
 
 // dst = src, or dst += src.
 void write_grad(Tensor dst, const Tensor& src, bool accumulate, Context& ctx) {
@@ -86,8 +88,8 @@ Var linear(Tape& tape, Var x, Var w, Var b, double scale, const Tensor& scale_pe
   const Tensor& wv = tape.value(w);
   GROOVE_CHECK(wv.ndim() == 3, "linear: weight must be [K, N, D], got ", wv.str());
   GROOVE_CHECK(xv.ndim() == 2 || xv.ndim() == 3, "linear: input must be [K, P, D] or shared [P, D], got ", xv.str());
-  GROOVE_CHECK(xv.dim(-1) == wv.dim(2), "linear: input ", xv.str(), " has ", xv.dim(-1),
-               " features but the weight ", wv.str(), " expects ", wv.dim(2));
+  GROOVE_CHECK(xv.dim(-1) == wv.dim(2), "linear: input ", xv.str(), " has ", xv.dim(-1), " features but the weight ",
+               wv.str(), " expects ", wv.dim(2));
   GROOVE_CHECK(xv.ndim() == 2 || xv.dim(0) == wv.dim(0), "linear: input ", xv.str(), " and weight ", wv.str(),
                " have different model counts");
   GROOVE_CHECK(!(xv.ndim() == 2 && tape.requires_grad(x)), "linear: a shared [P, D] input cannot require a gradient");
@@ -130,8 +132,8 @@ void activation_fwd(TapeNode& n, Tape& t) {
 }
 void activation_bwd(TapeNode& n, Tape& t, const bool* accumulate) {
   Tensor dx = t.grad(in(n, 0));
-  ops::activation_backward(dx, t.grad(n.output), t.value(in(n, 0)), static_cast<Activation>(n.ints[0]),
-                           accumulate[0], t.context(), n.real[0]);
+  ops::activation_backward(dx, t.grad(n.output), t.value(in(n, 0)), static_cast<Activation>(n.ints[0]), accumulate[0],
+                           t.context(), n.real[0]);
 }
 }  // namespace
 
@@ -163,8 +165,8 @@ void add_bwd(TapeNode& n, Tape& t, const bool* accumulate) {
 
 Var add(Tape& tape, Var a, Var b) {
   const Tensor& av = tape.value(a);
-  GROOVE_CHECK(av.shape() == tape.value(b).shape() && av.dtype() == tape.value(b).dtype(), "add: operands ",
-               av.str(), " and ", tape.value(b).str(), " differ");
+  GROOVE_CHECK(av.shape() == tape.value(b).shape() && av.dtype() == tape.value(b).dtype(), "add: operands ", av.str(),
+               " and ", tape.value(b).str(), " differ");
   TapeNode n = make_node(OpKind::add, add_fwd, add_bwd, {a, b});
   n.output = tape.new_output(Tensor::empty(av.shape(), av.dtype(), tape.context()), n).id;
   const int out = n.output;
@@ -282,7 +284,7 @@ LossOutput loss(Tape& tape, Var logits, const ops::LossSpec& spec, const Tensor&
   n.ints[0] = static_cast<std::int64_t>(spec.kind);
   n.real[0] = spec.margin;
   n.real[1] = weight_sum;
-  n.aux = {labels, targets, weights, Tensor::empty({k}, lv.dtype(), ctx), Tensor::empty({2, k, p}, DType::f64, ctx),
+  n.aux = {labels,  targets, weights, Tensor::empty({k}, lv.dtype(), ctx), Tensor::empty({2, k, p}, DType::f64, ctx),
            Tensor()};
   n.output = tape.new_output(Tensor::empty({k}, lv.dtype(), ctx), n).id;
   if (tape.requires_grad(Var{n.output})) n.aux[5] = Tensor::empty(lv.shape(), lv.dtype(), ctx);

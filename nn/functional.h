@@ -15,7 +15,7 @@ namespace groove::nn {
 enum class OpKind : std::uint8_t { linear, activation, add, dropout, gaussian_noise, loss };
 inline constexpr int kNumOpKinds = 6;
 inline constexpr const char* kOpNames[kNumOpKinds] = {"linear",  "activation",     "add",
-                                                       "dropout", "gaussian_noise", "loss"};
+                                                      "dropout", "gaussian_noise", "loss"};
 static_assert(static_cast<int>(OpKind::loss) + 1 == kNumOpKinds, "update kOpNames");
 
 // y = scale * (x @ w^T) + b, where scale is `scale_per_model` [K] (when defined, same dtype, on
@@ -44,16 +44,16 @@ Var dropout(Tape& tape, Var x, double p, const RngRef& rng);
 Var gaussian_noise(Tape& tape, Var x, double stddev, const RngRef& rng);
 
 struct LossOutput {
-  Var loss;           // [K]: the (weighted) mean loss of each model, on the tape
-  Tensor value;       // [K]: its values (refreshed by every forward)
-  Tensor log10_loss;  // [K]: log10 of it, computed in log space (finite where the loss underflows)
-  Tensor per_example; // f64 [2, K, P]: each example's loss and its natural log
+  Var loss;            // [K]: the (weighted) mean loss of each model, on the tape
+  Tensor value;        // [K]: its values (refreshed by every forward)
+  Tensor log10_loss;   // [K]: log10 of it, computed in log space (finite where the loss underflows)
+  Tensor per_example;  // f64 [2, K, P]: each example's loss and its natural log
 };
 // The loss of logits [K, P, C] against labels (i32 [P] or [K, P]) or real targets (squared error:
 // [P, C] or [K, P, C]), with optional per-example weights [P]; see ops::loss_forward. The tensors
 // are referenced, not copied: refill them in place to train on new data (minibatches).
-LossOutput loss(Tape& tape, Var logits, const ops::LossSpec& spec, const Tensor& labels, const Tensor& targets = Tensor(),
-                const Tensor& weights = Tensor());
+LossOutput loss(Tape& tape, Var logits, const ops::LossSpec& spec, const Tensor& labels,
+                const Tensor& targets = Tensor(), const Tensor& weights = Tensor());
 
 LossKind parse_loss(const std::string& name);  // "cross_entropy", "logistic", "hinge", "squared_error"
 

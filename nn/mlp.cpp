@@ -43,8 +43,10 @@ Mlp::Mlp(Context& ctx, const MlpSpec& spec, const EnsembleSpec& ensemble)
       const double gamma = EnsembleSpec::at(ensemble.gamma, k, ensemble.models, "gamma");
       GROOVE_CHECK(gamma > 0, "MLP: mean-field richness gamma must be > 0, got ", gamma, " for model ", k);
       const double s = 1.0 / (gamma * static_cast<double>(n));
-      if (ensemble.dtype == DType::f32) host.flat<float>(k) = static_cast<float>(s);
-      else host.flat<double>(k) = s;
+      if (ensemble.dtype == DType::f32)
+        host.flat<float>(k) = static_cast<float>(s);
+      else
+        host.flat<double>(k) = s;
     }
     readout_scale_ = host.to(ctx);
   }

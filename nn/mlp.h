@@ -29,7 +29,7 @@ struct MlpSpec {
   double slope = 0.01;  // leaky_relu
   Parameterization parameterization = Parameterization::standard;
   bool bias = true;
-  double dropout = 0.0;      // after each hidden activation (needs an RngRef in forward)
+  double dropout = 0.0;       // after each hidden activation (needs an RngRef in forward)
   double noise_stddev = 0.0;  // Gaussian noise added to each hidden pre-activation
 };
 
@@ -38,7 +38,7 @@ struct EnsembleSpec {
   std::int64_t models = 1;
   std::vector<std::uint64_t> seeds = {0};  // parameter init (and, in the Trainer, the step's randomness)
   std::vector<double> init_scale = {1.0};
-  std::vector<double> gamma = {1.0};       // mean-field richness
+  std::vector<double> gamma = {1.0};  // mean-field richness
   DType dtype = DType::f32;
   // Value of model k for a per-model list (size 1 or `models`); throws naming `what` otherwise.
   template <typename V>

@@ -38,7 +38,9 @@ Precision parse_precision(const std::string& name) {
 ScheduleKind parse_schedule(const std::string& name) {
   return static_cast<ScheduleKind>(parse_name(name, kScheduleNames, "schedule"));
 }
-DType dtype_for(Precision precision) { return precision == Precision::fp64 ? DType::f64 : DType::f32; }
+DType dtype_for(Precision precision) {
+  return precision == Precision::fp64 ? DType::f64 : DType::f32;
+}
 
 Optimizer::Optimizer(ParamStore& params, const OptimizerSpec& spec) : params_(&params), spec_(spec) {
   Context& ctx = params.context();

@@ -74,7 +74,9 @@ std::vector<NamedTensor> ParamStore::to_named() const {
   return out;
 }
 
-void ParamStore::save_npz(const std::string& path) const { write_npz(path, to_named()); }
+void ParamStore::save_npz(const std::string& path) const {
+  write_npz(path, to_named());
+}
 
 void ParamStore::load_npz(const std::string& path) {
   GROOVE_CHECK(finalized_, "ParamStore: import before finalize()");
@@ -99,8 +101,10 @@ void ParamStore::load_npz(const std::string& path) {
       const std::int64_t s = full ? j : j % n;
       const double v = src.dtype() == DType::f32 ? src.flat<float>(s) : src.flat<double>(s);
       GROOVE_CHECK(std::isfinite(v), path, ": array '", name(i), "' holds a non-finite value at flat index ", s);
-      if (dtype_ == DType::f32) host.flat<float>(j) = static_cast<float>(v);
-      else host.flat<double>(j) = v;
+      if (dtype_ == DType::f32)
+        host.flat<float>(j) = static_cast<float>(v);
+      else
+        host.flat<double>(j) = v;
     }
     Tensor dst = value(i);
     dst.copy_from(host, *ctx_);

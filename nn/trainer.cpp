@@ -28,8 +28,9 @@ Trainer::Trainer(ParamStore& params, ForwardFn forward, Optimizer& optimizer, co
   const std::int64_t p = data.x.dim(0);
   GROOVE_CHECK(p >= 1, "trainer: no training examples");
   if (data.labels.defined()) check_shape(data.labels, "labels", {p});
-  if (data.targets.defined()) GROOVE_CHECK(data.targets.ndim() == 2 && data.targets.dim(0) == p,
-                                           "trainer: targets must be [P, C] with P = ", p, ", got ", data.targets.str());
+  if (data.targets.defined())
+    GROOVE_CHECK(data.targets.ndim() == 2 && data.targets.dim(0) == p, "trainer: targets must be [P, C] with P = ", p,
+                 ", got ", data.targets.str());
   GROOVE_CHECK(spec.batch_size >= 0 && spec.batch_size <= p, "trainer: batch_size must lie in [0, ", p,
                "] (0 = full batch), got ", spec.batch_size);
   GROOVE_CHECK(!(spec.batch_size > 0 && data.weights.defined()),
@@ -94,8 +95,7 @@ void Trainer::run(std::int64_t steps, std::int64_t log_every, const std::functio
   const std::int64_t end = steps_done_ + steps;
   while (steps_done_ < end) {
     // Run until the next hook point without any host synchronization.
-    const std::int64_t chunk_end =
-        log_every > 0 ? std::min(end, (steps_done_ / log_every + 1) * log_every) : end;
+    const std::int64_t chunk_end = log_every > 0 ? std::min(end, (steps_done_ / log_every + 1) * log_every) : end;
     while (steps_done_ < chunk_end) {
       const std::int64_t left = chunk_end - steps_done_;
       if (!recorded_ || !spec_.replay) {

@@ -35,8 +35,7 @@ struct TrainerSpec {
 
 class Trainer {
  public:
-  Trainer(ParamStore& params, ForwardFn forward, Optimizer& optimizer, const TrainData& data,
-          const TrainerSpec& spec);
+  Trainer(ParamStore& params, ForwardFn forward, Optimizer& optimizer, const TrainData& data, const TrainerSpec& spec);
 
   // Runs `steps` steps. Every `log_every` steps (0: only at the end) calls hook(steps_done) on the
   // host, between steps; the hook may read tensors (that synchronizes, the steps do not).

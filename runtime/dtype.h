@@ -62,12 +62,12 @@ DType parse_dtype(const std::string& text);
   }()
 
 // Same, for every dtype (f32, f64, i32).
-#define GROOVE_DISPATCH_ALL(dtype, what, ...)                 \
-  [&] {                                                       \
-    switch (dtype) {                                          \
-      GROOVE_DISPATCH_CASE(f32, float, __VA_ARGS__)           \
-      GROOVE_DISPATCH_CASE(f64, double, __VA_ARGS__)          \
-      GROOVE_DISPATCH_CASE(i32, std::int32_t, __VA_ARGS__)    \
-    }                                                         \
-    GROOVE_THROW(what, ": unknown dtype");                    \
+#define GROOVE_DISPATCH_ALL(dtype, what, ...)              \
+  [&] {                                                    \
+    switch (dtype) {                                       \
+      GROOVE_DISPATCH_CASE(f32, float, __VA_ARGS__)        \
+      GROOVE_DISPATCH_CASE(f64, double, __VA_ARGS__)       \
+      GROOVE_DISPATCH_CASE(i32, std::int32_t, __VA_ARGS__) \
+    }                                                      \
+    GROOVE_THROW(what, ": unknown dtype");                 \
   }()

@@ -43,7 +43,9 @@ void StepGraph::begin_capture(Context& ctx) {
 }
 void StepGraph::end_capture(int) {}
 void StepGraph::abort_capture() noexcept {}
-void StepGraph::launch() { GROOVE_THROW("StepGraph::launch: nothing captured"); }
+void StepGraph::launch() {
+  GROOVE_THROW("StepGraph::launch: nothing captured");
+}
 
 namespace backend {
 void copy_bytes(void*, Device dst_device, const void*, Device src_device, std::size_t, const Context*) {

@@ -220,10 +220,9 @@ GROOVE_HD inline std::uint64_t permute_index(std::uint64_t position, std::uint64
   do {
     std::uint64_t left = x >> half_bits, right = x & half_mask;
     for (std::uint32_t r = 0; r < 4; ++r) {
-      const U32x4 w = philox4x32<10>(
-          U32x4{{static_cast<std::uint32_t>(right), r, static_cast<std::uint32_t>(round_key),
-                 static_cast<std::uint32_t>(round_key >> 32)}},
-          U32x2{{seed, static_cast<std::uint32_t>(stream)}});
+      const U32x4 w = philox4x32<10>(U32x4{{static_cast<std::uint32_t>(right), r, static_cast<std::uint32_t>(round_key),
+                                            static_cast<std::uint32_t>(round_key >> 32)}},
+                                     U32x2{{seed, static_cast<std::uint32_t>(stream)}});
       const std::uint64_t f = ((static_cast<std::uint64_t>(w.v[0]) << 32) | w.v[1]) & half_mask;
       const std::uint64_t next = left ^ f;
       left = right;

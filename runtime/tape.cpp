@@ -24,8 +24,8 @@ Var Tape::input(const Tensor& value) {
 
 Var Tape::parameter(const Tensor& value, const Tensor& grad) {
   GROOVE_CHECK(value.defined() && grad.defined(), "Tape::parameter: undefined value or gradient");
-  GROOVE_CHECK(value.shape() == grad.shape() && value.dtype() == grad.dtype(), "Tape::parameter: value ",
-               value.str(), " and gradient ", grad.str(), " differ");
+  GROOVE_CHECK(value.shape() == grad.shape() && value.dtype() == grad.dtype(), "Tape::parameter: value ", value.str(),
+               " and gradient ", grad.str(), " differ");
   GROOVE_CHECK(value.device() == ctx_->device(), "Tape::parameter: tensor ", value.str(), " is not on ",
                ctx_->device().str());
   vars_.push_back({value, grad, true, true});
@@ -63,8 +63,10 @@ void Tape::backward(Var loss, bool accumulate_parameter_grads) {
     seed_ones_ = Tensor::empty(l.shape(), l.dtype(), *ctx_);
     Tensor host = Tensor::host(l.shape(), l.dtype());
     for (std::int64_t i = 0; i < host.numel(); ++i) {
-      if (l.dtype() == DType::f32) host.flat<float>(i) = 1.f;
-      else host.flat<double>(i) = 1.0;
+      if (l.dtype() == DType::f32)
+        host.flat<float>(i) = 1.f;
+      else
+        host.flat<double>(i) = 1.0;
     }
     seed_ones_.copy_from(host, *ctx_);
   }
@@ -73,8 +75,9 @@ void Tape::backward(Var loss, bool accumulate_parameter_grads) {
 
 void Tape::backward(Var loss, const Tensor& seed, bool accumulate_parameter_grads) {
   const std::size_t root = check(loss);
-  GROOVE_CHECK(vars_[root].requires_grad, "backward: the loss does not depend on any parameter (or was made in a "
-                                          "NoGrad scope)");
+  GROOVE_CHECK(vars_[root].requires_grad,
+               "backward: the loss does not depend on any parameter (or was made in a "
+               "NoGrad scope)");
   GROOVE_CHECK(seed.shape() == vars_[root].value.shape() && seed.dtype() == vars_[root].value.dtype(),
                "backward: seed ", seed.str(), " does not match the loss ", vars_[root].value.str());
   written_.assign(vars_.size(), 0);

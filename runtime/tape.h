@@ -39,8 +39,8 @@ struct TapeNode {
   using BackwardFn = void (*)(TapeNode& node, Tape& tape, const bool* accumulate);
   static constexpr int kMaxInputs = 4;
 
-  int kind = -1;               // the op's index in its registry (nn::OpKind)
-  const char* name = "";       // the op's name, for errors and tape dumps
+  int kind = -1;          // the op's index in its registry (nn::OpKind)
+  const char* name = "";  // the op's name, for errors and tape dumps
   ForwardFn forward = nullptr;
   BackwardFn backward = nullptr;
   std::array<int, kMaxInputs> inputs{{-1, -1, -1, -1}};

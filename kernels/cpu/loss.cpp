@@ -6,9 +6,9 @@
 namespace groove::cpu {
 
 template <typename T>
-void loss_forward(T* loss, T* log10_loss, T* dlogits, double* per_example, const T* logits,
-                  const std::int32_t* labels, const T* targets, const T* weights, const LossShape& s,
-                  double inv_weight_sum, const ops::LossSpec& spec, Context&) {
+void loss_forward(T* loss, T* log10_loss, T* dlogits, double* per_example, const T* logits, const std::int32_t* labels,
+                  const T* targets, const T* weights, const LossShape& s, double inv_weight_sum,
+                  const ops::LossSpec& spec, Context&) {
   const std::int64_t n = s.models * s.examples, c = s.classes;
   double* ex_loss = per_example;
   double* ex_log = per_example + n;

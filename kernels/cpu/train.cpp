@@ -76,7 +76,9 @@ void minibatch_indices(std::int32_t* index, std::int64_t models, std::int64_t ba
   }
 }
 
-void increment_counter(std::int32_t* counter, Context&) { ++*counter; }
+void increment_counter(std::int32_t* counter, Context&) {
+  ++*counter;
+}
 
 GROOVE_FOR_FLOAT_TYPES(GROOVE_INSTANTIATE_TRAIN)
 

@@ -12,11 +12,10 @@ constexpr int kLossBlock = 256;
 // kernels ------------------------------------------------------------------------------------
 
 template <typename T>
-__global__ void example_loss_kernel(T* __restrict__ dlogits, double* __restrict__ ex_loss,
-                                    double* __restrict__ ex_log, const T* __restrict__ logits,
-                                    const std::int32_t* __restrict__ labels, const T* __restrict__ targets,
-                                    const T* __restrict__ weights, LossShape s, double inv_weight_sum,
-                                    LossKind kind, double margin) {
+__global__ void example_loss_kernel(T* __restrict__ dlogits, double* __restrict__ ex_loss, double* __restrict__ ex_log,
+                                    const T* __restrict__ logits, const std::int32_t* __restrict__ labels,
+                                    const T* __restrict__ targets, const T* __restrict__ weights, LossShape s,
+                                    double inv_weight_sum, LossKind kind, double margin) {
   const std::int64_t n = s.models * s.examples, c = s.classes;
   for (std::int64_t e = global_thread(); e < n; e += grid_stride()) {
     const std::int64_t k = e / s.examples, p = e % s.examples;
@@ -32,10 +31,9 @@ __global__ void example_loss_kernel(T* __restrict__ dlogits, double* __restrict_
 }
 
 template <typename T>
-__global__ void model_loss_kernel(T* __restrict__ loss, T* __restrict__ log10_loss,
-                                  const double* __restrict__ ex_loss, const double* __restrict__ ex_log,
-                                  const T* __restrict__ weights, std::int64_t models, std::int64_t examples,
-                                  double inv_weight_sum) {
+__global__ void model_loss_kernel(T* __restrict__ loss, T* __restrict__ log10_loss, const double* __restrict__ ex_loss,
+                                  const double* __restrict__ ex_log, const T* __restrict__ weights, std::int64_t models,
+                                  std::int64_t examples, double inv_weight_sum) {
   __shared__ double sums[kLossBlock];
   __shared__ loss_math::LogSumExp lses[kLossBlock];
   for (std::int64_t k = blockIdx.x; k < models; k += gridDim.x) {
@@ -68,17 +66,16 @@ __global__ void model_loss_kernel(T* __restrict__ loss, T* __restrict__ log10_lo
 // entries --------------------------------------------------------------------------------------
 
 template <typename T>
-void loss_forward(T* loss, T* log10_loss, T* dlogits, double* per_example, const T* logits,
-                  const std::int32_t* labels, const T* targets, const T* weights, const LossShape& s,
-                  double inv_weight_sum, const ops::LossSpec& spec, Context& ctx) {
+void loss_forward(T* loss, T* log10_loss, T* dlogits, double* per_example, const T* logits, const std::int32_t* labels,
+                  const T* targets, const T* weights, const LossShape& s, double inv_weight_sum,
+                  const ops::LossSpec& spec, Context& ctx) {
   const cudaStream_t stream = cuda_stream(ctx);
   const std::int64_t n = s.models * s.examples;
   double* ex_loss = per_example;
   double* ex_log = per_example + n;
   if (n > 0) {
     example_loss_kernel<T><<<grid_for(n, ctx), kBlock, 0, stream>>>(dlogits, ex_loss, ex_log, logits, labels, targets,
-                                                                    weights, s, inv_weight_sum, spec.kind,
-                                                                    spec.margin);
+                                                                    weights, s, inv_weight_sum, spec.kind, spec.margin);
     GROOVE_LAUNCH_CHECK(stream, "example_loss_kernel");
   }
   const unsigned blocks = static_cast<unsigned>(std::min<std::int64_t>(s.models, 65535));

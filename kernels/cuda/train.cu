@@ -34,8 +34,8 @@ __global__ void optimizer_kernel(T* __restrict__ params, const T* __restrict__ g
 }
 
 template <typename T>
-__global__ void dropout_kernel(T* y, T* __restrict__ mask, const T* x, std::int64_t n, std::int64_t per_model,
-                               float p, const std::int32_t* __restrict__ seeds, std::uint64_t stream,
+__global__ void dropout_kernel(T* y, T* __restrict__ mask, const T* x, std::int64_t n, std::int64_t per_model, float p,
+                               const std::int32_t* __restrict__ seeds, std::uint64_t stream,
                                const std::int32_t* __restrict__ step) {
   const std::int32_t s = *step;
   for (std::int64_t e = global_thread(); e < n; e += grid_stride()) {
@@ -68,7 +68,9 @@ __global__ void minibatch_kernel(std::int32_t* __restrict__ index, std::int64_t 
   }
 }
 
-__global__ void increment_kernel(std::int32_t* counter) { ++*counter; }
+__global__ void increment_kernel(std::int32_t* counter) {
+  ++*counter;
+}
 }  // namespace
 
 // entries --------------------------------------------------------------------------------------
@@ -78,8 +80,8 @@ void optimizer_update(T* params, const T* grads, T* state1, T* state2, T* compen
                       const ops::ParamSegments& segments, const double* lr, const double* weight_decay,
                       const std::int32_t* step, const OptimizerHyper& hyper, Context& ctx) {
   const cudaStream_t stream = cuda_stream(ctx);
-  optimizer_kernel<T><<<grid_for(n, ctx), kBlock, 0, stream>>>(params, grads, state1, state2, compensation, n,
-                                                               segments, lr, weight_decay, step, hyper);
+  optimizer_kernel<T><<<grid_for(n, ctx), kBlock, 0, stream>>>(params, grads, state1, state2, compensation, n, segments,
+                                                               lr, weight_decay, step, hyper);
   GROOVE_LAUNCH_CHECK(stream, "optimizer_kernel");
 }
 
@@ -105,7 +107,7 @@ void minibatch_indices(std::int32_t* index, std::int64_t models, std::int64_t ba
                        const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context& ctx) {
   const cudaStream_t cs = cuda_stream(ctx);
   minibatch_kernel<<<grid_for(models * batch, ctx), kBlock, 0, cs>>>(index, models, batch, n_examples, seeds, stream,
-                                                                      step);
+                                                                     step);
   GROOVE_LAUNCH_CHECK(cs, "minibatch_kernel");
 }
 

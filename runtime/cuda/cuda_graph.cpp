@@ -7,7 +7,9 @@
 
 namespace groove {
 
-StepGraph::~StepGraph() { reset(); }
+StepGraph::~StepGraph() {
+  reset();
+}
 
 void StepGraph::reset() noexcept {
   if (exec_) cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(exec_));

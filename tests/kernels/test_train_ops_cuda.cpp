@@ -23,7 +23,8 @@ TEST_F(TrainOpsCuda, LossesMatchTheCpu) {
         const Tensor labels = test::random_indices({k, p}, c == 1 ? 2 : static_cast<std::int32_t>(c), 2);
         const Tensor weights = test::random_tensor({p}, dt, 3, 0.5, 2.0, false);
         double wsum = 0;
-        for (std::int64_t i = 0; i < p; ++i) wsum += dt == DType::f32 ? weights.flat<float>(i) : weights.flat<double>(i);
+        for (std::int64_t i = 0; i < p; ++i)
+          wsum += dt == DType::f32 ? weights.flat<float>(i) : weights.flat<double>(i);
         ops::LossSpec spec;
         spec.kind = static_cast<LossKind>(kind);
         Tensor l = Tensor::host({k}, dt), lg = Tensor::host({k}, dt), d = Tensor::host(logits.shape(), dt);
@@ -31,7 +32,8 @@ TEST_F(TrainOpsCuda, LossesMatchTheCpu) {
         ops::loss_forward(l, lg, d, pe, logits, labels, Tensor(), weights, wsum, spec, *cpu);
         Tensor gl = Tensor::empty({k}, dt, *gpu), glg = Tensor::empty({k}, dt, *gpu);
         Tensor gd = Tensor::empty(logits.shape(), dt, *gpu), gpe = Tensor::empty({2, k, p}, DType::f64, *gpu);
-        ops::loss_forward(gl, glg, gd, gpe, on_gpu(logits), on_gpu(labels), Tensor(), on_gpu(weights), wsum, spec, *gpu);
+        ops::loss_forward(gl, glg, gd, gpe, on_gpu(logits), on_gpu(labels), Tensor(), on_gpu(weights), wsum, spec,
+                          *gpu);
         const auto tol = test::default_tolerance(dt);
         EXPECT_TRUE(test::all_close(gl, l, tol.atol, tol.rtol)) << kLossNames[kind] << " p " << p;
         EXPECT_TRUE(test::all_close(glg, lg, tol.atol, tol.rtol)) << kLossNames[kind] << " p " << p;

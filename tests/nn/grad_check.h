@@ -19,8 +19,8 @@ inline double sum_of(const Tensor& t) {
 }
 
 // `build` records the graph on the tape and returns the [K] loss variable.
-inline void expect_gradients_match(nn::ParamStore& ps, const std::function<Var(Tape&)>& build,
-                                   double h = 1e-6, double atol = 1e-8, double rtol = 1e-6) {
+inline void expect_gradients_match(nn::ParamStore& ps, const std::function<Var(Tape&)>& build, double h = 1e-6,
+                                   double atol = 1e-8, double rtol = 1e-6) {
   ASSERT_EQ(ps.dtype(), DType::f64);
   ASSERT_TRUE(ps.context().is_cpu());
   Tape tape(ps.context());

@@ -89,7 +89,7 @@ TEST(Autodiff, AddAccumulatesIncludingTheSameVariableTwice) {
   expect_gradients_match(ps, [&](Tape& t) {
     const Var a = ps.bind(t, 0), b = ps.bind(t, 1);
     const Var s = nn::add(t, nn::add(t, a, a), nn::activation(t, b, Activation::tanh));  // a used twice, b once
-    const Var skip = nn::add(t, s, b);                                                     // b reached twice
+    const Var skip = nn::add(t, s, b);                                                   // b reached twice
     return squared_head(t, skip, targets).loss;
   });
 }
@@ -137,16 +137,16 @@ TEST_P(LossGrad, MatchesCentralDifferences) {
   });
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    All, LossGrad,
-    ::testing::Values(LossCase{"cross_entropy", LossKind::softmax_cross_entropy, 4, false, false},
-                      LossCase{"cross_entropy_weighted", LossKind::softmax_cross_entropy, 3, false, true},
-                      LossCase{"logistic", LossKind::logistic, 1, false, true},
-                      LossCase{"hinge_binary", LossKind::hinge, 1, false, false},
-                      LossCase{"hinge_multiclass", LossKind::hinge, 4, false, true},
-                      LossCase{"squared_labels", LossKind::squared_error, 3, false, false},
-                      LossCase{"squared_targets", LossKind::squared_error, 2, true, true}),
-    [](const auto& param_info) { return std::string(param_info.param.name); });
+INSTANTIATE_TEST_SUITE_P(All, LossGrad,
+                         ::testing::Values(LossCase{"cross_entropy", LossKind::softmax_cross_entropy, 4, false, false},
+                                           LossCase{"cross_entropy_weighted", LossKind::softmax_cross_entropy, 3, false,
+                                                    true},
+                                           LossCase{"logistic", LossKind::logistic, 1, false, true},
+                                           LossCase{"hinge_binary", LossKind::hinge, 1, false, false},
+                                           LossCase{"hinge_multiclass", LossKind::hinge, 4, false, true},
+                                           LossCase{"squared_labels", LossKind::squared_error, 3, false, false},
+                                           LossCase{"squared_targets", LossKind::squared_error, 2, true, true}),
+                         [](const auto& param_info) { return std::string(param_info.param.name); });
 
 TEST(Autodiff, WholeMeanFieldMlp) {
   Context ctx;

@@ -23,7 +23,9 @@ struct Reference {
       const double eta = lr[static_cast<std::size_t>(model[i])], lam = wd[static_cast<std::size_t>(model[i])];
       double grad = g[i];
       switch (h.kind) {
-        case OptimizerKind::sgd: p[i] -= eta * (grad + lam * p[i]); break;
+        case OptimizerKind::sgd:
+          p[i] -= eta * (grad + lam * p[i]);
+          break;
         case OptimizerKind::momentum:
         case OptimizerKind::nesterov: {
           grad += lam * p[i];
@@ -33,8 +35,10 @@ struct Reference {
         }
         case OptimizerKind::adam:
         case OptimizerKind::adamw: {
-          if (h.kind == OptimizerKind::adamw) p[i] *= 1 - eta * lam;  // decoupled decay first (torch.optim.AdamW)
-          else grad += lam * p[i];
+          if (h.kind == OptimizerKind::adamw)
+            p[i] *= 1 - eta * lam;  // decoupled decay first (torch.optim.AdamW)
+          else
+            grad += lam * p[i];
           m[i] = h.beta1 * m[i] + (1 - h.beta1) * grad;
           v[i] = h.beta2 * v[i] + (1 - h.beta2) * grad * grad;
           const double bc1 = 1 - std::pow(h.beta1, t + 1), bc2 = 1 - std::pow(h.beta2, t + 1);
@@ -144,8 +148,8 @@ TEST(Precision, KahanKeepsUpdatesBelowTheUlpThatFp32Drops) {
     for (int t = 0; t < 10000; ++t) opt.update(step);
     final_value[prec == Precision::fp32_kahan] = ps.flat_values().flat<float>(0);
   }
-  EXPECT_EQ(final_value[0], 1.0);                    // plain fp32 stalled
-  EXPECT_NEAR(final_value[1], 1.0 + 2e-4, 2e-7);     // Kahan accumulated every update
+  EXPECT_EQ(final_value[0], 1.0);                 // plain fp32 stalled
+  EXPECT_NEAR(final_value[1], 1.0 + 2e-4, 2e-7);  // Kahan accumulated every update
 }
 
 TEST(Optimizer, ConfigurationErrors) {

@@ -20,7 +20,9 @@ nn::TrainData make_data(Context& ctx, std::int64_t p, std::int64_t d, std::int64
   ops::random_normal(x, RngKey{seed, 1, 0}, 0, 1, ctx);
   Tensor labels = Tensor::host({p}, DType::i32);
   for (std::int64_t i = 0; i < p; ++i) {
-    auto at = [&](std::int64_t j) { return dt == DType::f32 ? double(x.flat<float>(i * d + j)) : x.flat<double>(i * d + j); };
+    auto at = [&](std::int64_t j) {
+      return dt == DType::f32 ? double(x.flat<float>(i * d + j)) : x.flat<double>(i * d + j);
+    };
     if (c == 1) {
       labels.flat<std::int32_t>(i) = at(0) + at(1) > 0 ? 1 : 0;
     } else {
@@ -40,7 +42,7 @@ struct TrainRun {
 
 // An MLP with dropout and noise, trained by Adam on minibatches: every source of randomness on.
 TrainRun make_run(Context& ctx, const nn::TrainData& data, const std::vector<std::uint64_t>& seeds,
-             const std::vector<double>& lr, bool replay = true, std::int64_t batch = 16) {
+                  const std::vector<double>& lr, bool replay = true, std::int64_t batch = 16) {
   nn::MlpSpec spec;
   spec.input_dim = data.x.dim(1);
   spec.hidden = {24, 12};
@@ -176,8 +178,10 @@ TEST(LongRun, Fp32StallsWhileKahanAndFp64KeepIncreasingTheMargin) {
     const DType dt = nn::dtype_for(prec);
     Tensor x = Tensor::host({4, 2}, dt);
     for (int i = 0; i < 8; ++i) {
-      if (dt == DType::f32) x.flat<float>(i) = static_cast<float>(xs[static_cast<std::size_t>(i)]);
-      else x.flat<double>(i) = xs[static_cast<std::size_t>(i)];
+      if (dt == DType::f32)
+        x.flat<float>(i) = static_cast<float>(xs[static_cast<std::size_t>(i)]);
+      else
+        x.flat<double>(i) = xs[static_cast<std::size_t>(i)];
     }
     nn::MlpSpec spec;
     spec.input_dim = 2;
@@ -200,8 +204,8 @@ TEST(LongRun, Fp32StallsWhileKahanAndFp64KeepIncreasingTheMargin) {
     nn::Optimizer opt(model.params(), os);
     nn::TrainerSpec ts;
     ts.loss.kind = LossKind::logistic;
-    nn::Trainer trainer(model.params(), model.forward_fn(), opt, {x, Tensor::from_vector<std::int32_t>({4}, ys), {}, {}},
-                        ts);
+    nn::Trainer trainer(model.params(), model.forward_fn(), opt,
+                        {x, Tensor::from_vector<std::int32_t>({4}, ys), {}, {}}, ts);
     trainer.run(1000);
     const Tensor before = w.to_host();
     const double margin_before = normalized_margin(before);

@@ -30,7 +30,7 @@ struct Case {
   const char* parameterization;
   std::vector<std::int64_t> hidden;
   const char* activation;
-  double slope;  // leaky_relu
+  double slope;          // leaky_relu
   std::int64_t classes;  // C: 1 for the binary losses
   const char* loss;
   double margin;  // hinge
@@ -50,7 +50,19 @@ const std::vector<Case>& cases() {
   static const std::vector<Case> all = {
       // name, parameterization, hidden, activation, slope, C, loss, margin, optimizer, lr, momentum, wd, gamma, seed
       {"mlp_sgd_ce", "standard", {32}, "relu", 0.01, 3, "cross_entropy", 1.0, "sgd", 0.1, 0.0, 0.0, 1.0, 11},
-      {"mlp_momentum_logistic", "ntk", {32, 16}, "tanh", 0.01, 1, "logistic", 1.0, "momentum", 0.05, 0.9, 1e-3, 1.0,
+      {"mlp_momentum_logistic",
+       "ntk",
+       {32, 16},
+       "tanh",
+       0.01,
+       1,
+       "logistic",
+       1.0,
+       "momentum",
+       0.05,
+       0.9,
+       1e-3,
+       1.0,
        12},
       {"mlp_adam_ce", "mean_field", {64}, "relu", 0.01, 2, "cross_entropy", 1.0, "adam", 1e-2, 0.0, 0.0, 0.5, 13},
       {"mlp_adamw_mse", "standard", {16}, "gelu", 0.01, 2, "squared_error", 1.0, "adamw", 1e-2, 0.0, 1e-2, 1.0, 14},
@@ -68,7 +80,9 @@ const Case& find_case(const std::string& name) {
   GROOVE_THROW("unknown case '", name, "': expected one of ", valid);
 }
 
-Tensor f64_scalar(double v) { return Tensor::from_vector<double>({1}, {v}); }
+Tensor f64_scalar(double v) {
+  return Tensor::from_vector<double>({1}, {v});
+}
 Tensor i32_vector(const std::vector<std::int64_t>& values) {
   std::vector<std::int32_t> v;
   for (std::int64_t x : values) v.push_back(static_cast<std::int32_t>(x));
@@ -161,27 +175,26 @@ void run_case(Case c, const std::string& dir, const std::string& seed, const std
   nn::Trainer trainer(model.params(), model.forward_fn(), optimizer, data, ts);
 
   model.params().save_npz(dir + "/init.npz");
-  write_npz(dir + "/data.npz",
-            {{"x", x.to_host()},
-             {"labels", labels.to_host()},
-             {"case", ascii(c.name)},
-             {"parameterization", ascii(c.parameterization)},
-             {"hidden", i32_vector(c.hidden)},
-             {"output_dim", i32_vector({c.classes})},
-             {"activation", ascii(c.activation)},
-             {"slope", f64_scalar(c.slope)},
-             {"loss", ascii(c.loss)},
-             {"margin", f64_scalar(c.margin)},
-             {"optimizer", ascii(c.optimizer)},
-             {"lr", f64_scalar(c.lr)},
-             {"momentum", f64_scalar(opt.hyper.momentum)},
-             {"beta1", f64_scalar(opt.hyper.beta1)},
-             {"beta2", f64_scalar(opt.hyper.beta2)},
-             {"eps", f64_scalar(opt.hyper.eps)},
-             {"weight_decay", f64_scalar(c.weight_decay)},
-             {"gamma", f64_scalar(c.gamma)},
-             {"seed", f64_scalar(static_cast<double>(c.seed))},
-             {"steps", i32_vector({steps})}});
+  write_npz(dir + "/data.npz", {{"x", x.to_host()},
+                                {"labels", labels.to_host()},
+                                {"case", ascii(c.name)},
+                                {"parameterization", ascii(c.parameterization)},
+                                {"hidden", i32_vector(c.hidden)},
+                                {"output_dim", i32_vector({c.classes})},
+                                {"activation", ascii(c.activation)},
+                                {"slope", f64_scalar(c.slope)},
+                                {"loss", ascii(c.loss)},
+                                {"margin", f64_scalar(c.margin)},
+                                {"optimizer", ascii(c.optimizer)},
+                                {"lr", f64_scalar(c.lr)},
+                                {"momentum", f64_scalar(opt.hyper.momentum)},
+                                {"beta1", f64_scalar(opt.hyper.beta1)},
+                                {"beta2", f64_scalar(opt.hyper.beta2)},
+                                {"eps", f64_scalar(opt.hyper.eps)},
+                                {"weight_decay", f64_scalar(c.weight_decay)},
+                                {"gamma", f64_scalar(c.gamma)},
+                                {"seed", f64_scalar(static_cast<double>(c.seed))},
+                                {"steps", i32_vector({steps})}});
 
   std::vector<double> losses;
   trainer.run(steps, 1, [&](std::int64_t) {

@@ -54,9 +54,10 @@ void print_info(const nlohmann::json& j) {
   std::printf("  compiler:     %s\n", b["compiler"].get<std::string>().c_str());
   std::printf("  BLAS:         %s\n", j["blas"].get<std::string>().c_str());
   if (!j["blas_coretype_hint"].get<std::string>().empty()) {
-    std::printf("                (OpenBLAS chose generic kernels for this CPU; export OPENBLAS_CORETYPE=%s for "
-                "its vector kernels)\n",
-                j["blas_coretype_hint"].get<std::string>().c_str());
+    std::printf(
+        "                (OpenBLAS chose generic kernels for this CPU; export OPENBLAS_CORETYPE=%s for "
+        "its vector kernels)\n",
+        j["blas_coretype_hint"].get<std::string>().c_str());
   }
   std::printf("  CPU threads:  %d (OpenMP), %u hardware\n", j["cpu_threads"].get<int>(),
               j["hardware_threads"].get<unsigned>());
