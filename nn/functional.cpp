@@ -22,6 +22,15 @@ int in(const TapeNode& n, int i) {
   return n.inputs[static_cast<std::size_t>(i)];
 }
 
+// Gives the node an output of `shape` and `dtype`, records it (running its forward) and returns
+// the output variable.
+Var record_node(Tape& tape, TapeNode n, const Shape& shape, DType dtype) {
+  n.output = tape.new_output(Tensor::empty(shape, dtype, tape.context()), n).id;
+  const int out = n.output;
+  tape.record(std::move(n));
+  return Var{out};
+}
+
 // dst = src, or dst += src.
 void write_grad(Tensor dst, const Tensor& src, bool accumulate, Context& ctx) {
   if (accumulate) {
@@ -142,10 +151,7 @@ Var activation(Tape& tape, Var x, Activation act, double slope) {
   TapeNode n = make_node(OpKind::activation, activation_fwd, activation_bwd, {x});
   n.ints[0] = static_cast<std::int64_t>(act);
   n.real[0] = slope;
-  n.output = tape.new_output(Tensor::empty(xv.shape(), xv.dtype(), tape.context()), n).id;
-  const int out = n.output;
-  tape.record(std::move(n));
-  return Var{out};
+  return record_node(tape, std::move(n), xv.shape(), xv.dtype());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -168,10 +174,7 @@ Var add(Tape& tape, Var a, Var b) {
   GROOVE_CHECK(av.shape() == tape.value(b).shape() && av.dtype() == tape.value(b).dtype(), "add: operands ", av.str(),
                " and ", tape.value(b).str(), " differ");
   TapeNode n = make_node(OpKind::add, add_fwd, add_bwd, {a, b});
-  n.output = tape.new_output(Tensor::empty(av.shape(), av.dtype(), tape.context()), n).id;
-  const int out = n.output;
-  tape.record(std::move(n));
-  return Var{out};
+  return record_node(tape, std::move(n), av.shape(), av.dtype());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -205,10 +208,7 @@ Var dropout(Tape& tape, Var x, double p, const RngRef& rng) {
   n.ints[0] = static_cast<std::int64_t>(rng.stream);
   n.aux = {rng.seeds, rng.step, Tensor::empty(xv.shape(), xv.dtype(), tape.context()),
            Tensor::empty(xv.shape(), xv.dtype(), tape.context())};
-  n.output = tape.new_output(Tensor::empty(xv.shape(), xv.dtype(), tape.context()), n).id;
-  const int out = n.output;
-  tape.record(std::move(n));
-  return Var{out};
+  return record_node(tape, std::move(n), xv.shape(), xv.dtype());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -232,10 +232,7 @@ Var gaussian_noise(Tape& tape, Var x, double stddev, const RngRef& rng) {
   n.real[0] = stddev;
   n.ints[0] = static_cast<std::int64_t>(rng.stream);
   n.aux = {rng.seeds, rng.step};
-  n.output = tape.new_output(Tensor::empty(xv.shape(), xv.dtype(), tape.context()), n).id;
-  const int out = n.output;
-  tape.record(std::move(n));
-  return Var{out};
+  return record_node(tape, std::move(n), xv.shape(), xv.dtype());
 }
 
 // ---------------------------------------------------------------------------------------------

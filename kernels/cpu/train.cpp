@@ -32,48 +32,48 @@ void optimizer_update(T* params, const T* grads, T* state1, T* state2, T* compen
   }
 }
 
-template <typename T>
-void dropout_forward(T* y, T* mask, const T* x, std::int64_t models, std::int64_t per_model, float p,
-                     const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context&) {
-  const std::int32_t s = *step;
+namespace {
+// Calls f(e, seed, i) for every element e = k * per_model + i of every model k, with model k's
+// seed: the shape of every per-model draw at a step.
+template <typename F>
+void for_each_model_element(std::int64_t models, std::int64_t per_model, const std::int32_t* seeds, const F& f) {
   for (std::int64_t k = 0; k < models; ++k) {
     const std::int32_t seed = seeds[k];
     const std::int64_t base = k * per_model;
     parallel_chunks(per_model, [=](std::int64_t b, std::int64_t e) {
-      for (std::int64_t i = b; i < e; ++i) {
-        const U32x4 w = model_step_block(seed, stream, s, per_model, kBernoulliPerBlock, i);
-        const T m = dropout_scale<T>(w, i, p);
-        mask[base + i] = m;
-        y[base + i] = x[base + i] * m;
-      }
+      for (std::int64_t i = b; i < e; ++i) f(base + i, seed, i);
     });
   }
+}
+}  // namespace
+
+template <typename T>
+void dropout_forward(T* y, T* mask, const T* x, std::int64_t models, std::int64_t per_model, float p,
+                     const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context&) {
+  const std::int32_t s = *step;
+  for_each_model_element(models, per_model, seeds, [=](std::int64_t e, std::int32_t seed, std::int64_t i) {
+    const T m = dropout_scale<T>(model_step_block(seed, stream, s, per_model, kBernoulliPerBlock, i), i, p);
+    mask[e] = m;
+    y[e] = x[e] * m;
+  });
 }
 
 template <typename T>
 void add_gaussian_noise(T* y, const T* x, std::int64_t models, std::int64_t per_model, T stddev,
                         const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context&) {
   const std::int32_t s = *step;
-  for (std::int64_t k = 0; k < models; ++k) {
-    const std::int32_t seed = seeds[k];
-    const std::int64_t base = k * per_model;
-    parallel_chunks(per_model, [=](std::int64_t b, std::int64_t e) {
-      for (std::int64_t i = b; i < e; ++i) {
-        const U32x4 w = model_step_block(seed, stream, s, per_model, kNormalPerBlock, i);
-        y[base + i] = x[base + i] + normal_from_block<T>(w, static_cast<int>(i % kNormalPerBlock), T(0), stddev);
-      }
-    });
-  }
+  for_each_model_element(models, per_model, seeds, [=](std::int64_t e, std::int32_t seed, std::int64_t i) {
+    const U32x4 w = model_step_block(seed, stream, s, per_model, kNormalPerBlock, i);
+    y[e] = x[e] + normal_from_block<T>(w, static_cast<int>(i % kNormalPerBlock), T(0), stddev);
+  });
 }
 
 void minibatch_indices(std::int32_t* index, std::int64_t models, std::int64_t batch, std::int64_t n_examples,
                        const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context&) {
   const std::int32_t s = *step;
-  for (std::int64_t k = 0; k < models; ++k) {
-    for (std::int64_t j = 0; j < batch; ++j) {
-      index[k * batch + j] = minibatch_index(seeds[k], stream, s, batch, n_examples, j);
-    }
-  }
+  for_each_model_element(models, batch, seeds, [=](std::int64_t e, std::int32_t seed, std::int64_t j) {
+    index[e] = minibatch_index(seed, stream, s, batch, n_examples, j);
+  });
 }
 
 void increment_counter(std::int32_t* counter, Context&) {

@@ -33,39 +33,59 @@ __global__ void optimizer_kernel(T* __restrict__ params, const T* __restrict__ g
   }
 }
 
-template <typename T>
-__global__ void dropout_kernel(T* y, T* __restrict__ mask, const T* x, std::int64_t n, std::int64_t per_model, float p,
-                               const std::int32_t* __restrict__ seeds, std::uint64_t stream,
-                               const std::int32_t* __restrict__ step) {
+// Every per-model draw at a step has one shape: for each element e = k * per_model + i, an op
+// gets model k's seed and the step read from the device. The ops are the CPU twins' loop bodies.
+template <typename Op>
+__global__ void per_model_step_kernel(std::int64_t n, std::int64_t per_model, const std::int32_t* __restrict__ seeds,
+                                      const std::int32_t* __restrict__ step, Op op) {
   const std::int32_t s = *step;
-  for (std::int64_t e = global_thread(); e < n; e += grid_stride()) {
-    const std::int64_t k = e / per_model, i = e % per_model;
-    const U32x4 w = model_step_block(seeds[k], stream, s, per_model, kBernoulliPerBlock, i);
-    const T m = dropout_scale<T>(w, i, p);
+  for (std::int64_t e = global_thread(); e < n; e += grid_stride()) op(e, seeds[e / per_model], e % per_model, s);
+}
+
+template <typename T>
+struct DropoutOp {
+  T* y;
+  T* mask;
+  const T* x;
+  std::int64_t per_model;
+  std::uint64_t stream;
+  float p;
+  __device__ void operator()(std::int64_t e, std::int32_t seed, std::int64_t i, std::int32_t s) const {
+    const T m = dropout_scale<T>(model_step_block(seed, stream, s, per_model, kBernoulliPerBlock, i), i, p);
     mask[e] = m;
     y[e] = x[e] * m;
   }
-}
+};
 
 template <typename T>
-__global__ void noise_kernel(T* y, const T* x, std::int64_t n, std::int64_t per_model, T stddev,
-                             const std::int32_t* __restrict__ seeds, std::uint64_t stream,
-                             const std::int32_t* __restrict__ step) {
-  const std::int32_t s = *step;
-  for (std::int64_t e = global_thread(); e < n; e += grid_stride()) {
-    const std::int64_t k = e / per_model, i = e % per_model;
-    const U32x4 w = model_step_block(seeds[k], stream, s, per_model, kNormalPerBlock, i);
+struct NoiseOp {
+  T* y;
+  const T* x;
+  std::int64_t per_model;
+  std::uint64_t stream;
+  T stddev;
+  __device__ void operator()(std::int64_t e, std::int32_t seed, std::int64_t i, std::int32_t s) const {
+    const U32x4 w = model_step_block(seed, stream, s, per_model, kNormalPerBlock, i);
     y[e] = x[e] + normal_from_block<T>(w, static_cast<int>(i % kNormalPerBlock), T(0), stddev);
   }
-}
+};
 
-__global__ void minibatch_kernel(std::int32_t* __restrict__ index, std::int64_t models, std::int64_t batch,
-                                 std::int64_t n_examples, const std::int32_t* __restrict__ seeds, std::uint64_t stream,
-                                 const std::int32_t* __restrict__ step) {
-  const std::int32_t s = *step;
-  for (std::int64_t e = global_thread(); e < models * batch; e += grid_stride()) {
-    index[e] = minibatch_index(seeds[e / batch], stream, s, batch, n_examples, e % batch);
+struct MinibatchOp {
+  std::int32_t* index;
+  std::int64_t batch, n_examples;
+  std::uint64_t stream;
+  __device__ void operator()(std::int64_t e, std::int32_t seed, std::int64_t j, std::int32_t s) const {
+    index[e] = minibatch_index(seed, stream, s, batch, n_examples, j);
   }
+};
+
+template <typename Op>
+void launch_per_model(std::int64_t n, std::int64_t per_model, const std::int32_t* seeds, const std::int32_t* step,
+                      const Op& op, Context& ctx) {
+  if (n == 0) return;
+  const cudaStream_t cs = cuda_stream(ctx);
+  per_model_step_kernel<Op><<<grid_for(n, ctx), kBlock, 0, cs>>>(n, per_model, seeds, step, op);
+  GROOVE_LAUNCH_CHECK(cs, "per_model_step_kernel");
 }
 
 __global__ void increment_kernel(std::int32_t* counter) {
@@ -88,27 +108,18 @@ void optimizer_update(T* params, const T* grads, T* state1, T* state2, T* compen
 template <typename T>
 void dropout_forward(T* y, T* mask, const T* x, std::int64_t models, std::int64_t per_model, float p,
                      const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context& ctx) {
-  const cudaStream_t cs = cuda_stream(ctx);
-  const std::int64_t n = models * per_model;
-  dropout_kernel<T><<<grid_for(n, ctx), kBlock, 0, cs>>>(y, mask, x, n, per_model, p, seeds, stream, step);
-  GROOVE_LAUNCH_CHECK(cs, "dropout_kernel");
+  launch_per_model(models * per_model, per_model, seeds, step, DropoutOp<T>{y, mask, x, per_model, stream, p}, ctx);
 }
 
 template <typename T>
 void add_gaussian_noise(T* y, const T* x, std::int64_t models, std::int64_t per_model, T stddev,
                         const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context& ctx) {
-  const cudaStream_t cs = cuda_stream(ctx);
-  const std::int64_t n = models * per_model;
-  noise_kernel<T><<<grid_for(n, ctx), kBlock, 0, cs>>>(y, x, n, per_model, stddev, seeds, stream, step);
-  GROOVE_LAUNCH_CHECK(cs, "noise_kernel");
+  launch_per_model(models * per_model, per_model, seeds, step, NoiseOp<T>{y, x, per_model, stream, stddev}, ctx);
 }
 
 void minibatch_indices(std::int32_t* index, std::int64_t models, std::int64_t batch, std::int64_t n_examples,
                        const std::int32_t* seeds, std::uint64_t stream, const std::int32_t* step, Context& ctx) {
-  const cudaStream_t cs = cuda_stream(ctx);
-  minibatch_kernel<<<grid_for(models * batch, ctx), kBlock, 0, cs>>>(index, models, batch, n_examples, seeds, stream,
-                                                                     step);
-  GROOVE_LAUNCH_CHECK(cs, "minibatch_kernel");
+  launch_per_model(models * batch, batch, seeds, step, MinibatchOp{index, batch, n_examples, stream}, ctx);
 }
 
 void increment_counter(std::int32_t* counter, Context& ctx) {
