@@ -4,7 +4,7 @@ include(CMakePackageConfigHelpers)
 
 set(GROOVE_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/groove")
 
-install(TARGETS groove groove_blas EXPORT grooveTargets
+install(TARGETS groove groove_blas groove_io_deps EXPORT grooveTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
   RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR}
