@@ -1,0 +1,5 @@
+# Tests of the neural-like generator and the NDT raster loader (tasks/neural.cpp,
+# tasks/ndt_loader.cpp). The tests write .mat files with libmatio themselves, so they link it too.
+# Included from tests/tasks/CMakeLists.txt.
+groove_add_test(test_neural LABEL cpu SOURCES test_neural.cpp)
+target_link_libraries(test_neural PRIVATE groove_io_deps)
