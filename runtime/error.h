@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace groove {
 
@@ -30,6 +31,10 @@ class InternalError : public Error {
  public:
   using Error::Error;
 };
+
+// Text from a file made safe for an error message: at most max_chars bytes (then "..."), control
+// bytes escaped as \xNN. Bytes >= 0x80 are escaped too unless keep_utf8 (CSV cells may be UTF-8).
+std::string printable(std::string_view text, std::size_t max_chars = 200, bool keep_utf8 = false);
 
 namespace detail {
 template <typename... Args>

@@ -52,24 +52,6 @@ void put_u32(std::string& out, std::uint64_t v) {
   put_u16(out, static_cast<std::uint32_t>((v >> 16) & 0xffff));
 }
 
-// Header text for error messages: bounded in length, control bytes escaped.
-std::string printable(std::string_view text, std::size_t max_chars = 200) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size() && i < max_chars; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      static const char* hex = "0123456789abcdef";
-      out += "\\x";
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  if (text.size() > max_chars) out += "...";
-  return out;
-}
-
 std::string errno_text(int err) {
   return std::strerror(err);
 }

@@ -156,6 +156,18 @@ std::int64_t Tensor::dim(int i) const {
   return shape_[j];
 }
 
+double Tensor::value(std::int64_t i) const {
+  switch (dtype_) {
+    case DType::f32:
+      return flat<float>(i);
+    case DType::f64:
+      return flat<double>(i);
+    case DType::i32:
+      return flat<std::int32_t>(i);
+  }
+  return 0;
+}
+
 Tensor Tensor::model(std::int64_t k) const {
   GROOVE_CHECK(defined() && ndim() >= 1, "model(", k, ") of tensor ", str(), ": needs a leading model dimension");
   GROOVE_CHECK(k >= 0 && k < shape_[0], "model index ", k, " out of range for tensor ", str());

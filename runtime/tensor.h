@@ -103,6 +103,9 @@ class Tensor {
     return data<T>()[i];
   }
 
+  // Element i of a host tensor of any dtype, as a double (for checks and reporting).
+  double value(std::int64_t i) const;
+
   // Views (share storage). model(k): one model's slice [a, b, ...] of a [K, a, b, ...] tensor;
   // models(k0, n): [n, a, b, ...]; reshape: same numel.
   Tensor model(std::int64_t k) const;

@@ -30,20 +30,7 @@ namespace {
 
 // A cell for an error message: quoted, bounded in length, control bytes escaped.
 std::string show(std::string_view text, std::size_t max_chars = 60) {
-  std::string out = "'";
-  for (std::size_t i = 0; i < text.size() && i < max_chars; ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    if (c >= 0x20 && c != 0x7f) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      static const char* hex = "0123456789abcdef";
-      out += "\\x";
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  if (text.size() > max_chars) out += "...";
-  return out + "'";
+  return "'" + printable(text, max_chars, /*keep_utf8=*/true) + "'";
 }
 
 std::string_view trim(std::string_view s) {

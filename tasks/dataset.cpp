@@ -33,14 +33,6 @@ Tensor gather(const Tensor& t, const Tensor& index, Context& ctx) {
   return vector ? out.reshape({index.dim(0)}) : out;
 }
 
-double value_at(const Tensor& t, std::int64_t i) {
-  switch (t.dtype()) {
-    case DType::f32: return t.flat<float>(i);
-    case DType::f64: return t.flat<double>(i);
-    case DType::i32: return t.flat<std::int32_t>(i);
-  }
-  return 0;
-}
 }  // namespace
 
 Dataset::Split Dataset::split(const std::string& name, Context& ctx) const {
@@ -66,9 +58,9 @@ void Dataset::validate(const std::string& what) const {
   GROOVE_CHECK(y.defined() || targets.defined(), what, ": neither labels nor regression targets");
   const Tensor hx = x.to_host();
   for (std::int64_t i = 0; i < hx.numel(); ++i) {
-    const double v = value_at(hx, i);
-    GROOVE_CHECK(std::isfinite(v), what, ": feature value at row ", i / x.dim(1), ", column ", i % x.dim(1), " is ",
-                 v, " (NaN and Inf are not allowed)");
+    const double v = hx.value(i);
+    GROOVE_CHECK(std::isfinite(v), what, ": feature value at row ", i / x.dim(1), ", column ", i % x.dim(1), " is ", v,
+                 " (NaN and Inf are not allowed)");
   }
   GROOVE_CHECK(!groups.empty() && groups[0].name == "train", what, ": the first group must be 'train'");
   std::vector<char> in_train(static_cast<std::size_t>(n), 0);
@@ -102,7 +94,7 @@ void Dataset::validate(const std::string& what) const {
                  ": regression targets must be [", n, ", C] of the features' dtype, got ", targets.str());
     const Tensor ht = targets.to_host();
     for (std::int64_t i = 0; i < ht.numel(); ++i) {
-      GROOVE_CHECK(std::isfinite(value_at(ht, i)), what, ": target at row ", i / targets.dim(1), " is not finite");
+      GROOVE_CHECK(std::isfinite(ht.value(i)), what, ": target at row ", i / targets.dim(1), " is not finite");
     }
   }
   if (weights.defined()) {
@@ -110,7 +102,7 @@ void Dataset::validate(const std::string& what) const {
                  ": example weights must be [", n, "] of the features' dtype, got ", weights.str());
     const Tensor hw = weights.to_host();
     for (std::int64_t i = 0; i < n; ++i) {
-      const double w = value_at(hw, i);
+      const double w = hw.value(i);
       GROOVE_CHECK(std::isfinite(w) && w >= 0, what, ": example weight at row ", i, " is ", w,
                    " (weights must be finite and >= 0)");
     }

@@ -114,18 +114,6 @@ Source read_folder(const std::string& dir) {
   return src;
 }
 
-double value_at(const Tensor& t, std::int64_t i) {
-  switch (t.dtype()) {
-    case DType::f32:
-      return t.flat<float>(i);
-    case DType::f64:
-      return t.flat<double>(i);
-    case DType::i32:
-      return t.flat<std::int32_t>(i);
-  }
-  return 0;
-}
-
 // A [rows, D] feature matrix converted to `dtype`, every value finite (and within f32's range for
 // f32). `expect_cols` >= 0 requires that many columns.
 Tensor features(const Source& src, const std::string& name, DType dtype, std::int64_t expect_cols,
@@ -141,7 +129,7 @@ Tensor features(const Source& src, const std::string& name, DType dtype, std::in
   const std::int64_t cols = t.dim(1);
   Tensor out = Tensor::host(t.shape(), dtype);
   for (std::int64_t i = 0; i < t.numel(); ++i) {
-    const double v = value_at(t, i);
+    const double v = t.value(i);
     GROOVE_CHECK(std::isfinite(v), w, ": ", name, "[", i / cols, ", ", i % cols, "] is ", v,
                  " (NaN and Inf are not allowed)");
     if (dtype == DType::f32) {
@@ -167,7 +155,7 @@ std::vector<std::int32_t> integers(const Source& src, const std::string& name, s
   GROOVE_CHECK(t.dim(0) == rows, w, ": ", name, " has ", t.dim(0), " entries but ", rows_of, " has ", rows, " rows");
   std::vector<std::int32_t> out(static_cast<std::size_t>(rows));
   for (std::int64_t i = 0; i < rows; ++i) {
-    const double v = value_at(t, i);
+    const double v = t.value(i);
     GROOVE_CHECK(std::isfinite(v) && v == std::floor(v), w, ": ", name, "[", i, "] = ", v, " is not an integer ", kind,
                  " (", kind, "s must be whole numbers)");
     GROOVE_CHECK(v >= 0, w, ": ", name, "[", i, "] = ", v, " is negative (", kind, "s must be >= 0)");
@@ -289,7 +277,7 @@ Dataset load_npz_dataset(const std::string& path_or_dir, DType dtype) {
                  " rows");
     ds.weights = Tensor::host({n}, dtype);
     for (std::int64_t i = 0; i < n; ++i) {
-      const double v = i < n_train ? value_at(*w, i) : 1.0;
+      const double v = i < n_train ? w->value(i) : 1.0;
       GROOVE_CHECK(std::isfinite(v) && v >= 0, where, ": w_train[", i, "] = ", v, " (weights must be finite and >= 0)");
       GROOVE_CHECK(dtype != DType::f32 || v <= static_cast<double>(FLT_MAX), where, ": w_train[", i, "] = ", v,
                    " overflows f32");

@@ -58,17 +58,6 @@ Tolerance default_tolerance(DType dtype) {
 }
 
 namespace {
-double value_at(const Tensor& t, std::int64_t i) {
-  switch (t.dtype()) {
-    case DType::f32:
-      return t.flat<float>(i);
-    case DType::f64:
-      return t.flat<double>(i);
-    case DType::i32:
-      return t.flat<std::int32_t>(i);
-  }
-  return 0;
-}
 
 ::testing::AssertionResult same_layout(const Tensor& a, const Tensor& b) {
   if (!a.defined() || !b.defined()) return ::testing::AssertionFailure() << "undefined tensor";
@@ -87,7 +76,7 @@ double value_at(const Tensor& t, std::int64_t i) {
   std::int64_t worst = -1, n_bad = 0;
   double worst_excess = 0;
   for (std::int64_t i = 0; i < actual.numel(); ++i) {
-    const double a = value_at(actual, i), e = value_at(expected, i);
+    const double a = actual.value(i), e = expected.value(i);
     if (std::isnan(a) && std::isnan(e)) continue;
     const double err = std::fabs(a - e), allowed = atol + rtol * std::fabs(e);
     if (!(err <= allowed)) {
@@ -100,7 +89,7 @@ double value_at(const Tensor& t, std::int64_t i) {
     }
   }
   if (n_bad == 0) return ::testing::AssertionSuccess();
-  const double a = value_at(actual, worst), e = value_at(expected, worst);
+  const double a = actual.value(worst), e = expected.value(worst);
   std::ostringstream os;
   os.precision(17);
   os << n_bad << " of " << actual.numel() << " elements of " << actual.str() << " differ; worst at flat index " << worst
@@ -126,8 +115,8 @@ double value_at(const Tensor& t, std::int64_t i) {
     if (std::memcmp(pa + i * elem, pe + i * elem, elem) != 0) {
       std::ostringstream os;
       os.precision(17);
-      os << actual.str() << " differs bitwise first at flat index " << i << ": actual " << value_at(actual, i)
-         << ", expected " << value_at(expected, i);
+      os << actual.str() << " differs bitwise first at flat index " << i << ": actual " << actual.value(i)
+         << ", expected " << expected.value(i);
       return ::testing::AssertionFailure() << os.str();
     }
   }
