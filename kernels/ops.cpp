@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <utility>
 
 #include "kernels/backend.h"
 
@@ -379,6 +380,19 @@ void check_model_rng(const Tensor& seeds, const Tensor& step, std::int64_t model
   GROOVE_CHECK(step.dtype() == DType::i32 && step.numel() == 1, op, ": 'step' must be an i32 [1] counter, got ",
                step.str());
 }
+
+// Validates y = f(x) over x [K, ...] with per-model randomness; returns {K, elements per model}.
+std::pair<std::int64_t, std::int64_t> check_per_model_draw(const Tensor& y, const Tensor& x, const Tensor& seeds,
+                                                           const Tensor& step, const char* op, const Context& ctx) {
+  check_float(x, op, "x");
+  check_on(x, op, "x", ctx);
+  check_on(y, op, "y", ctx);
+  check_same(y, "y", x, "x", op);
+  GROOVE_CHECK(x.ndim() >= 1, op, ": 'x' must have a leading model dimension, got ", x.str());
+  check_model_rng(seeds, step, x.dim(0), op, ctx);
+  const std::int64_t models = x.dim(0);
+  return {models, models ? x.numel() / models : 0};
+}
 }  // namespace
 
 void loss_forward(Tensor& loss, Tensor& log10_loss, Tensor& dlogits, Tensor& per_example, const Tensor& logits,
@@ -501,16 +515,11 @@ void optimizer_update(Tensor& params, const Tensor& grads, Tensor& state1, Tenso
 void dropout_forward(Tensor& y, Tensor& mask, const Tensor& x, double p, const Tensor& seeds, std::uint64_t stream,
                      const Tensor& step, Context& ctx) {
   const char* op = "dropout";
-  check_float(x, op, "x");
-  check_on(x, op, "x", ctx);
-  check_on(y, op, "y", ctx);
   check_on(mask, op, "mask", ctx);
-  check_same(y, "y", x, "x", op);
   check_same(mask, "mask", x, "x", op);
   GROOVE_CHECK(p >= 0 && p < 1, op, ": p must lie in [0, 1), got ", p);
-  GROOVE_CHECK(x.ndim() >= 1, op, ": 'x' must have a leading model dimension, got ", x.str());
-  check_model_rng(seeds, step, x.dim(0), op, ctx);
-  const std::int64_t models = x.dim(0), per_model = models ? x.numel() / models : 0;
+  const auto shape = check_per_model_draw(y, x, seeds, step, op, ctx);
+  const std::int64_t models = shape.first, per_model = shape.second;
   if (x.numel() == 0) return;
   GROOVE_DISPATCH_FLOAT(x.dtype(), op, [&] {
     GROOVE_BACKEND(ctx, dropout_forward<T>)
@@ -522,14 +531,9 @@ void dropout_forward(Tensor& y, Tensor& mask, const Tensor& x, double p, const T
 void add_gaussian_noise(Tensor& y, const Tensor& x, double stddev, const Tensor& seeds, std::uint64_t stream,
                         const Tensor& step, Context& ctx) {
   const char* op = "gaussian_noise";
-  check_float(x, op, "x");
-  check_on(x, op, "x", ctx);
-  check_on(y, op, "y", ctx);
-  check_same(y, "y", x, "x", op);
   GROOVE_CHECK(stddev >= 0, op, ": stddev must be >= 0, got ", stddev);
-  GROOVE_CHECK(x.ndim() >= 1, op, ": 'x' must have a leading model dimension, got ", x.str());
-  check_model_rng(seeds, step, x.dim(0), op, ctx);
-  const std::int64_t models = x.dim(0), per_model = models ? x.numel() / models : 0;
+  const auto shape = check_per_model_draw(y, x, seeds, step, op, ctx);
+  const std::int64_t models = shape.first, per_model = shape.second;
   if (x.numel() == 0) return;
   GROOVE_DISPATCH_FLOAT(x.dtype(), op, [&] {
     GROOVE_BACKEND(ctx, add_gaussian_noise<T>)
