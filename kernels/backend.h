@@ -62,6 +62,8 @@ struct LossShape {
   template <typename T>                                                                                              \
   void fill(T* y, std::int64_t n, T value, Context& ctx);                                                            \
   void copy_bytes(void* dst, const void* src, std::size_t bytes, Context& ctx);                                      \
+  template <typename To, typename From>                                                                              \
+  void convert(To* dst, const From* src, std::int64_t n, Context& ctx);                                              \
   template <typename T>                                                                                              \
   void reduce(T* out, const T* x, const ReduceShape& s, ReduceOp op, Context& ctx);                                  \
   template <typename T>                                                                                              \
@@ -118,6 +120,9 @@ GROOVE_BACKEND_DECLARATIONS
   template void binary<T>(T*, const T*, const T*, std::int64_t, BinaryOp, Context&);                           \
   template void scale_add<T>(T*, const T*, std::int64_t, std::int64_t, T, const T*, bool, Context&);
 #define GROOVE_INSTANTIATE_FILL(T) template void fill<T>(T*, std::int64_t, T, Context&);
+#define GROOVE_INSTANTIATE_CONVERT                                                \
+  template void convert<float, double>(float*, const double*, std::int64_t, Context&); \
+  template void convert<double, float>(double*, const float*, std::int64_t, Context&);
 #define GROOVE_INSTANTIATE_REDUCE(T)                                             \
   template void reduce<T>(T*, const T*, const ReduceShape&, ReduceOp, Context&); \
   template void argmax<T>(std::int32_t*, const T*, const ReduceShape&, Context&);

@@ -235,6 +235,24 @@ void copy(Tensor& dst, const Tensor& src, Context& ctx) {
   GROOVE_BACKEND(ctx, copy_bytes)(dst.raw(), src.raw(), src.nbytes(), ctx);
 }
 
+#define COMMA ,
+void convert(Tensor& dst, const Tensor& src, Context& ctx) {
+  check_on(src, "convert", "src", ctx);
+  check_on(dst, "convert", "dst", ctx);
+  check_float(src, "convert", "src");
+  check_float(dst, "convert", "dst");
+  GROOVE_CHECK(dst.shape() == src.shape(), "convert: 'dst' is ", dst.str(), " but 'src' is ", src.str(),
+               " (shapes differ)");
+  if (dst.dtype() == src.dtype()) {
+    copy(dst, src, ctx);
+  } else if (dst.dtype() == DType::f64) {
+    GROOVE_BACKEND(ctx, convert<double COMMA float>)(dst.data<double>(), src.data<float>(), src.numel(), ctx);
+  } else {
+    GROOVE_BACKEND(ctx, convert<float COMMA double>)(dst.data<float>(), src.data<double>(), src.numel(), ctx);
+  }
+}
+#undef COMMA
+
 // ---------------------------------------------------------------------------------------------
 // Reductions
 

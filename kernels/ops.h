@@ -88,6 +88,8 @@ void axpy(Tensor& y, const Tensor& x, const Tensor& alpha_per_model, Context& ct
 void fill(Tensor& y, double value, Context& ctx);
 // dst = src (same shape and dtype, both on the context's device).
 void copy(Tensor& dst, const Tensor& src, Context& ctx);
+// dst = src converted to dst's dtype (f32 <-> f64, or the same dtype: a copy); same shape.
+void convert(Tensor& dst, const Tensor& src, Context& ctx);
 
 // ---------------------------------------------------------------------------------------------
 // Reductions (fixed order: deterministic, no atomics; sums accumulate in double)

@@ -95,7 +95,16 @@ void copy_bytes(void* dst, const void* src, std::size_t bytes, Context&) {
   if (bytes) std::memmove(dst, src, bytes);
 }
 
+template <typename To, typename From>
+void convert(To* dst, const From* src, std::int64_t n, Context&) {
+  parallel_chunks(n, [=](std::int64_t begin, std::int64_t end) {
+#pragma omp simd
+    for (std::int64_t i = begin; i < end; ++i) dst[i] = static_cast<To>(src[i]);
+  });
+}
+
 GROOVE_FOR_FLOAT_TYPES(GROOVE_INSTANTIATE_ELEMENTWISE)
+GROOVE_INSTANTIATE_CONVERT
 GROOVE_FOR_ALL_TYPES(GROOVE_INSTANTIATE_FILL)
 
 }  // namespace groove::cpu

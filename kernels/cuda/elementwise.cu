@@ -51,6 +51,11 @@ __global__ void fill_kernel(T* __restrict__ y, std::int64_t n, T value) {
   for (std::int64_t i = global_thread(); i < n; i += grid_stride()) y[i] = value;
 }
 
+template <typename To, typename From>
+__global__ void convert_kernel(To* __restrict__ dst, const From* __restrict__ src, std::int64_t n) {
+  for (std::int64_t i = global_thread(); i < n; i += grid_stride()) dst[i] = static_cast<To>(src[i]);
+}
+
 }  // namespace
 
 // entries --------------------------------------------------------------------------------------
@@ -128,6 +133,15 @@ void copy_bytes(void* dst, const void* src, std::size_t bytes, Context& ctx) {
 }
 
 GROOVE_FOR_FLOAT_TYPES(GROOVE_INSTANTIATE_ELEMENTWISE)
+template <typename To, typename From>
+void convert(To* dst, const From* src, std::int64_t n, Context& ctx) {
+  if (n == 0) return;
+  const cudaStream_t stream = cuda_stream(ctx);
+  convert_kernel<To, From><<<grid_for(n, ctx), kBlock, 0, stream>>>(dst, src, n);
+  GROOVE_LAUNCH_CHECK(stream, "convert_kernel");
+}
+
 GROOVE_FOR_ALL_TYPES(GROOVE_INSTANTIATE_FILL)
+GROOVE_INSTANTIATE_CONVERT
 
 }  // namespace groove::cuda
