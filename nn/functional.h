@@ -32,10 +32,12 @@ Var add(Tape& tape, Var a, Var b);
 
 // Per-model randomness inside a step: seeds i32 [K] and the step counter i32 [1], on the device.
 // `stream` separates the layers that draw (each dropout / noise layer has its own).
+// `train = false` is evaluation mode: models skip dropout and noise layers.
 struct RngRef {
   Tensor seeds;
   Tensor step;
   std::uint64_t stream = 0;
+  bool train = true;
 };
 
 // Inverted dropout: y = x * mask / (1 - p) with a fresh mask each step (Philox, per model).

@@ -80,6 +80,7 @@ void Mlp::initialize() {
 
 Var Mlp::forward(Tape& tape, Var x, const RngRef& rng) const {
   Var h = x;
+  if (layers() == 1) tape.tag("features", x);  // a linear model: its features are its inputs
   std::int64_t fan_in = spec_.input_dim;
   int p = 0;
   for (std::int64_t l = 0; l < layers(); ++l) {
@@ -92,13 +93,14 @@ Var Mlp::forward(Tape& tape, Var x, const RngRef& rng) const {
                              : 1.0 / std::sqrt(static_cast<double>(fan_in));
     h = linear(tape, h, w, b, scale, mf_readout ? readout_scale_ : Tensor());
     if (!readout) {
-      if (spec_.noise_stddev > 0) {
+      if (spec_.noise_stddev > 0 && rng.train) {
         RngRef r = rng;
         r.stream = rng.stream + 0x100u + static_cast<std::uint64_t>(l);
         h = gaussian_noise(tape, h, spec_.noise_stddev, r);
       }
       h = activation(tape, h, spec_.activation, spec_.slope);
-      if (spec_.dropout > 0) {
+      if (l + 2 == layers()) tape.tag("features", h);  // the last hidden layer, before dropout
+      if (spec_.dropout > 0 && rng.train) {
         RngRef r = rng;
         r.stream = rng.stream + 0x200u + static_cast<std::uint64_t>(l);
         h = dropout(tape, h, spec_.dropout, r);

@@ -60,7 +60,9 @@ class Mlp {
   // Re-draws every parameter from the per-model seeds (Philox; identical on CPU and GPU and for
   // any K): weights normal per the parameterization, biases zero.
   void initialize();
-  // Records the forward pass on `tape` (binding the parameters) and returns the logits.
+  // Records the forward pass on `tape` (binding the parameters) and returns the logits. Tags the
+  // last hidden layer (after its activation, before dropout; the input for a linear model) as
+  // "features" on the tape. With rng.train == false, dropout and noise layers are skipped.
   Var forward(Tape& tape, Var x, const RngRef& rng) const;
   ForwardFn forward_fn() const;
 

@@ -29,6 +29,8 @@ class ParamStore {
   const Tensor& grad(int i) const { return grads_.at(static_cast<std::size_t>(i)); }
   Tensor& flat_values() { return flat_values_; }
   Tensor& flat_grads() { return flat_grads_; }
+  const Tensor& flat_values() const { return flat_values_; }
+  const Tensor& flat_grads() const { return flat_grads_; }
   ops::ParamSegments segments() const;
   std::int64_t models() const { return models_; }
   DType dtype() const { return dtype_; }

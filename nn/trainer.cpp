@@ -65,26 +65,58 @@ void Trainer::prepare_batch() {
   if (batch_targets_.defined()) ops::gather_rows(batch_targets_, data_.targets, batch_index_, ctx);
 }
 
-void Trainer::record_step() {
+void Trainer::set_observer(std::int64_t every, std::function<void()> fn) {
+  GROOVE_CHECK(!fn || every >= 1, "trainer: the observer's `every` must be >= 1, got ", every);
+  observer_ = std::move(fn);
+  observe_every_ = observer_ ? every : 0;
+  graphs_.clear();  // captured graphs may hold the old observer's work
+}
+
+StepGraph& Trainer::graph(bool observe, int steps) {
+  for (auto& [key, g] : graphs_) {
+    if (key.first == observe && key.second == steps) return *g;
+  }
+  auto g = std::make_unique<StepGraph>();
+  g->capture(*ctx_, steps, [this, observe] { replay_step(true, observe); });
+  graphs_.emplace_back(std::make_pair(observe, steps), std::move(g));
+  return *graphs_.back().second;
+}
+
+void Trainer::record_step(bool update, bool observe) {
   tape_.clear();
   prepare_batch();
   const bool mb = spec_.batch_size > 0;
   const Var x = tape_.input(mb ? batch_x_ : data_.x);
   const Var logits = forward_(tape_, x, RngRef{seeds_, step_, kLayerStreams});
+  tape_.tag("logits", logits);
   loss_ = nn::loss(tape_, logits, spec_.loss, mb ? batch_labels_ : data_.labels, mb ? batch_targets_ : data_.targets,
                    data_.weights);
   tape_.backward(loss_.loss);
-  optimizer_->update(step_);
-  ops::increment_counter(step_, *ctx_);
   recorded_ = true;
+  if (observe && observer_) observer_();
+  if (update) {
+    optimizer_->update(step_);
+    ops::increment_counter(step_, *ctx_);
+  }
 }
 
-void Trainer::replay_step() {
+void Trainer::replay_step(bool update, bool observe) {
   prepare_batch();
   tape_.forward_replay();
   tape_.backward(loss_.loss);
-  optimizer_->update(step_);
-  ops::increment_counter(step_, *ctx_);
+  if (observe && observer_) observer_();
+  if (update) {
+    optimizer_->update(step_);
+    ops::increment_counter(step_, *ctx_);
+  }
+}
+
+void Trainer::evaluate() {
+  if (!recorded_ || !spec_.replay) {
+    record_step(false, true);
+  } else {
+    replay_step(false, true);
+  }
 }
 
 void Trainer::run(std::int64_t steps, std::int64_t log_every, const std::function<void(std::int64_t)>& hook) {
@@ -93,20 +125,30 @@ void Trainer::run(std::int64_t steps, std::int64_t log_every, const std::functio
   GROOVE_CHECK(steps_done_ + steps <= std::numeric_limits<std::int32_t>::max(),
                "trainer: more than 2^31 - 1 steps are not supported");
   const std::int64_t end = steps_done_ + steps;
+  const std::int64_t n = spec_.steps_per_graph;
   while (steps_done_ < end) {
     // Run until the next hook point without any host synchronization.
     const std::int64_t chunk_end = log_every > 0 ? std::min(end, (steps_done_ / log_every + 1) * log_every) : end;
     while (steps_done_ < chunk_end) {
       const std::int64_t left = chunk_end - steps_done_;
+      const std::int64_t every = observe_every_;
+      const bool observe = every > 0 && steps_done_ % every == 0;
+      // The next observed step at or after steps_done_ (none: past the end).
+      const std::int64_t next_observed = every > 0 ? (steps_done_ + every - 1) / every * every : end;
       if (!recorded_ || !spec_.replay) {
-        record_step();
+        record_step(true, observe);
         ++steps_done_;
-      } else if (ctx_->is_cuda() && left >= spec_.steps_per_graph) {
-        if (!graph_.captured()) graph_.capture(*ctx_, spec_.steps_per_graph, [this] { replay_step(); });
-        graph_.launch();
-        steps_done_ += spec_.steps_per_graph;
+      } else if (ctx_->is_cuda() && every == 1 && left >= n) {
+        graph(true, static_cast<int>(n)).launch();
+        steps_done_ += n;
+      } else if (ctx_->is_cuda() && !observe && left >= n && next_observed >= steps_done_ + n) {
+        graph(false, static_cast<int>(n)).launch();
+        steps_done_ += n;
+      } else if (ctx_->is_cuda() && observe) {
+        graph(true, 1).launch();
+        ++steps_done_;
       } else {
-        replay_step();
+        replay_step(true, observe);
         ++steps_done_;
       }
     }

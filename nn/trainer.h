@@ -10,6 +10,8 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "nn/mlp.h"
@@ -41,17 +43,29 @@ class Trainer {
   // host, between steps; the hook may read tensors (that synchronizes, the steps do not).
   void run(std::int64_t steps, std::int64_t log_every = 0, const std::function<void(std::int64_t)>& hook = {});
 
+  // An observer runs inside every step whose number s (the updates done before it) is a multiple
+  // of `every`: after the backward pass and before the update, so it sees that step's forward
+  // values (tape tags "logits" and the model's "features"), its gradients, and the parameters
+  // theta_s. It must only enqueue device work: on CUDA it is captured into the step's graph.
+  // Steps without an observation replay a graph without it. An empty fn removes the observer.
+  void set_observer(std::int64_t every, std::function<void()> fn);
+  // Runs the forward and backward pass of step steps_done() and the observer, without updating
+  // the parameters or advancing the step counter: the statistics of the current parameters.
+  void evaluate();
+
   std::int64_t steps_done() const { return steps_done_; }
   // The loss of the most recent step: [K] values, log10, per-example (device tensors).
   const LossOutput& loss() const { return loss_; }
   Tape& tape() { return tape_; }
   const Tensor& step_counter() const { return step_; }  // i32 [1] on the device
   Context& context() const { return *ctx_; }
+  const TrainerSpec& spec() const { return spec_; }
 
  private:
   void prepare_batch();
-  void record_step();
-  void replay_step();
+  void record_step(bool update, bool observe);
+  void replay_step(bool update, bool observe);
+  StepGraph& graph(bool observe, int steps);
 
   Context* ctx_;
   ParamStore* params_;
@@ -63,7 +77,9 @@ class Trainer {
   LossOutput loss_;
   Tensor step_, seeds_;
   Tensor batch_index_, batch_x_, batch_labels_, batch_targets_;
-  StepGraph graph_;
+  std::vector<std::pair<std::pair<bool, int>, std::unique_ptr<StepGraph>>> graphs_;  // (observed, steps)
+  std::function<void()> observer_;
+  std::int64_t observe_every_ = 0;
   bool recorded_ = false;
   std::int64_t steps_done_ = 0;
 };

@@ -19,6 +19,14 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
                 const Context* ctx);
 void memset_zero(void* dst, std::size_t bytes, const Context& ctx);
 void synchronize(const Context& ctx);
+// Pinned host memory, events and asynchronous device-to-host copies (runtime/async_copy.h).
+void* host_alloc_pinned(std::size_t bytes, const Context& ctx);
+void host_free_pinned(void* p) noexcept;
+void* event_create(const Context& ctx);
+void event_destroy(void* event) noexcept;
+void event_record(void* event, const Context& ctx);
+void event_synchronize(void* event);
+void copy_to_host_async(void* dst, const void* src, std::size_t bytes, const Context& ctx);
 }  // namespace backend
 
 }  // namespace groove

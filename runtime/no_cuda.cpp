@@ -55,6 +55,19 @@ void memset_zero(void*, std::size_t, const Context& ctx) {
   GROOVE_THROW("memset on ", ctx.device().str(), ": ", cuda_unavailable_reason());
 }
 void synchronize(const Context&) {}
+void* host_alloc_pinned(std::size_t, const Context& ctx) {
+  GROOVE_THROW("pinned memory for ", ctx.device().str(), ": ", cuda_unavailable_reason());
+}
+void host_free_pinned(void*) noexcept {}
+void* event_create(const Context& ctx) {
+  GROOVE_THROW("event on ", ctx.device().str(), ": ", cuda_unavailable_reason());
+}
+void event_destroy(void*) noexcept {}
+void event_record(void*, const Context&) {}
+void event_synchronize(void*) {}
+void copy_to_host_async(void*, const void*, std::size_t, const Context& ctx) {
+  GROOVE_THROW("copy from ", ctx.device().str(), ": ", cuda_unavailable_reason());
+}
 }  // namespace backend
 
 }  // namespace groove

@@ -131,6 +131,25 @@ void Tape::clear() {
   nodes_.clear();
   vars_.clear();
   written_.clear();
+  tags_.clear();
+}
+
+void Tape::tag(const std::string& name, Var v) {
+  check(v);
+  for (auto& [n, var] : tags_) {
+    if (n == name) {
+      var = v;
+      return;
+    }
+  }
+  tags_.emplace_back(name, v);
+}
+
+Var Tape::tagged(const std::string& name) const {
+  for (const auto& [n, var] : tags_) {
+    if (n == name) return var;
+  }
+  return Var{};
 }
 
 }  // namespace groove

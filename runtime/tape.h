@@ -19,6 +19,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "runtime/context.h"
@@ -98,6 +99,11 @@ class Tape {
   };
   bool grad_enabled() const { return grad_enabled_; }
 
+  // Named variables: a model tags what observers may read (the MLP tags its last hidden layer
+  // "features"; the Trainer tags "logits"). Tagging a name again replaces it; clear() forgets all.
+  void tag(const std::string& name, Var v);
+  Var tagged(const std::string& name) const;  // an undefined Var when the name was not tagged
+
   const std::vector<TapeNode>& nodes() const { return nodes_; }
   std::size_t num_vars() const { return vars_.size(); }
   std::string dump() const;  // one line per node, for debugging
@@ -116,7 +122,8 @@ class Tape {
   Context* ctx_;
   std::vector<VarData> vars_;
   std::vector<TapeNode> nodes_;
-  std::vector<char> written_;  // per variable: has the current backward pass written its grad?
+  std::vector<char> written_;
+  std::vector<std::pair<std::string, Var>> tags_;  // per variable: has the current backward pass written its grad?
   Tensor seed_ones_;
   bool grad_enabled_ = true;
 };

@@ -112,7 +112,7 @@ class Tensor {
   Tensor models(std::int64_t start, std::int64_t count) const;
   Tensor reshape(const Shape& shape) const;
 
-  // Deep copies. to(ctx) copies to the context's device (synchronously); clone() on the same device.
+  // Deep copies. to(ctx) copies to the context's device (synchronously).
   Tensor to(Context& ctx) const;
   Tensor to_host() const;
   // Copies src (same shape and dtype, any device) into this tensor, ordered on ctx's stream.

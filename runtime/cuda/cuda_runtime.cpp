@@ -318,6 +318,33 @@ void memset_zero(void* dst, std::size_t bytes, const Context& ctx) {
 void synchronize(const Context& ctx) {
   GROOVE_CUDA_CHECK(cudaStreamSynchronize(cuda_stream(ctx)));
 }
+void* host_alloc_pinned(std::size_t bytes, const Context& ctx) {
+  cuda_set_device(ctx);
+  void* p = nullptr;
+  GROOVE_CUDA_CHECK(cudaHostAlloc(&p, bytes, cudaHostAllocDefault));
+  return p;
+}
+void host_free_pinned(void* p) noexcept {
+  cudaFreeHost(p);
+}
+void* event_create(const Context& ctx) {
+  cuda_set_device(ctx);
+  cudaEvent_t event = nullptr;
+  GROOVE_CUDA_CHECK(cudaEventCreateWithFlags(&event, cudaEventDisableTiming));
+  return event;
+}
+void event_destroy(void* event) noexcept {
+  cudaEventDestroy(static_cast<cudaEvent_t>(event));
+}
+void event_record(void* event, const Context& ctx) {
+  GROOVE_CUDA_CHECK(cudaEventRecord(static_cast<cudaEvent_t>(event), cuda_stream(ctx)));
+}
+void event_synchronize(void* event) {
+  GROOVE_CUDA_CHECK(cudaEventSynchronize(static_cast<cudaEvent_t>(event)));
+}
+void copy_to_host_async(void* dst, const void* src, std::size_t bytes, const Context& ctx) {
+  GROOVE_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, cuda_stream(ctx)));
+}
 }  // namespace backend
 
 }  // namespace groove
