@@ -1,9 +1,11 @@
 // The whole training step (forward + loss + backward + fused update) of the piriform-1k workload
 // (shared/PERF.md): 2-layer MLP, D = 128 inputs, N = 1024 hidden ReLU units, C = 2 classes,
 // P = 512 examples, full-batch gradient descent, f32, K models sharing the inputs. Reports
-// steps/s, model-steps/s and FLOP/s (4PDN + 6PNC per model-step). The per-step statistics of
-// PERF.md's workload are not yet part of the step (they arrive with the metrics issue).
+// steps/s, model-steps/s and FLOP/s (4PDN + 6PNC per model-step). stats:1 adds the per-step
+// statistics (metrics::Monitor, a row every step; Q = 64 held-out examples in 2 groups; drained
+// every 1000 steps; no files), stats:0 trains without them.
 #include "bench/bench_util.h"
+#include "metrics/monitor.h"
 #include "nn/trainer.h"
 
 namespace groove::bench {
@@ -35,13 +37,38 @@ void train_step(benchmark::State& state, Context* ctx) {
   nn::TrainerSpec ts;
   ts.seeds = seeds;
   ts.steps_per_graph = 16;
-  nn::Trainer trainer(mlp.params(), mlp.forward_fn(), opt, nn::TrainData{x, labels_host.to(*ctx), {}, {}}, ts);
+  const nn::TrainData data{x, labels_host.to(*ctx), {}, {}};
+  nn::Trainer trainer(mlp.params(), mlp.forward_fn(), opt, data, ts);
+  std::unique_ptr<metrics::Monitor> monitor;
+  if (state.range(1)) {
+    const std::int64_t q = 64;
+    Tensor groups = Tensor::host({q}, DType::i32), held_labels = Tensor::host({q}, DType::i32);
+    for (std::int64_t i = 0; i < q; ++i) {
+      groups.flat<std::int32_t>(i) = static_cast<std::int32_t>(i % 2);
+      held_labels.flat<std::int32_t>(i) = static_cast<std::int32_t>((i / 2) % c);
+    }
+    metrics::MonitorSpec ms;
+    ms.log_every = 1000;
+    ms.examples = false;
+    ms.snapshots = false;
+    monitor = std::make_unique<metrics::Monitor>(
+        trainer, mlp, data,
+        metrics::HeldOut{random_on(*ctx, {q, d}, DType::f32, 2), held_labels.to(*ctx), groups.to(*ctx), {"a", "b"}},
+        ms);
+  }
+  auto run = [&](std::int64_t steps) {
+    if (monitor) {
+      monitor->run(steps);
+    } else {
+      trainer.run(steps);
+    }
+  };
   const std::int64_t steps_per_iteration = ctx->is_cuda() ? 64 : 1;
-  trainer.run(steps_per_iteration + 1);  // record, capture, warm up
+  run(steps_per_iteration + 1);  // record, capture, warm up
   ctx->synchronize();
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
-    trainer.run(steps_per_iteration);
+    run(steps_per_iteration);
     ctx->synchronize();
     state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
@@ -59,8 +86,16 @@ void BM_TrainStepCuda(benchmark::State& s) {
   train_step(s, gpu_context());
 }
 
-BENCHMARK(BM_TrainStepCpu)->ArgName("K")->Arg(1)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_TrainStepCuda)->ArgName("K")->Arg(1)->Arg(64)->UseManualTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TrainStepCpu)
+    ->ArgNames({"K", "stats"})
+    ->ArgsProduct({{1, 64}, {0, 1}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_TrainStepCuda)
+    ->ArgNames({"K", "stats"})
+    ->ArgsProduct({{1, 64}, {0, 1}})
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace groove::bench
