@@ -42,6 +42,27 @@ Dataset::Split Dataset::split(const std::string& name, Context& ctx) const {
   return {gather(x, index, ctx), gather(y, index, ctx), gather(targets, index, ctx), gather(weights, index, ctx)};
 }
 
+metrics::HeldOut Dataset::held_out(Context& ctx) const {
+  GROOVE_CHECK(y.defined(), task, ": the held-out set needs class labels");
+  std::vector<std::int32_t> rows, group_of;
+  metrics::HeldOut h;
+  for (const Group& g : groups) {
+    if (g.name == "train") continue;
+    for (std::int32_t i : g.indices) {
+      rows.push_back(i);
+      group_of.push_back(static_cast<std::int32_t>(h.group_names.size()));
+    }
+    h.group_names.push_back(g.name);
+  }
+  if (rows.empty()) return h;
+  const std::int64_t q = static_cast<std::int64_t>(rows.size());
+  const Tensor index = Tensor::from_vector<std::int32_t>({q}, rows).to(ctx);
+  h.x = gather(x, index, ctx);
+  h.labels = gather(y, index, ctx);
+  h.groups = Tensor::from_vector<std::int32_t>({q}, group_of).to(ctx);
+  return h;
+}
+
 Dataset Dataset::to(Context& ctx) const {
   Dataset d = *this;
   for (Tensor* t : {&d.x, &d.y, &d.targets, &d.weights}) {

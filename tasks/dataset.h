@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "metrics/monitor.h"
 #include "runtime/context.h"
 #include "runtime/tensor.h"
 
@@ -44,6 +45,9 @@ struct Dataset {
   Split split(const std::string& group, Context& ctx) const;
   // A copy with every tensor on ctx's device.
   Dataset to(Context& ctx) const;
+  // Every group but "train" (the test set and the probe groups), rows concatenated in group order,
+  // as the held-out set a metrics::Monitor watches. Needs class labels.
+  metrics::HeldOut held_out(Context& ctx) const;
 
   // Checks the invariants every producer must meet: shapes agree, labels lie in
   // [0, num_classes), values are finite, every class has an example in "train", weights are >= 0,

@@ -13,6 +13,7 @@
 #include "metrics/monitor.h"
 #include "metrics/writers.h"
 #include "runtime/npy.h"
+#include "tasks/generators.h"
 #include "tests/common/test_util.h"
 
 namespace groove {
@@ -366,6 +367,43 @@ TEST(Monitor, PgdAccuracyIsBelowCleanAccuracy) {
   double acc = 0;
   for (std::int64_t i = 0; i < m0.numel(); ++i) acc += m0.flat<double>(i) > 0;
   EXPECT_DOUBLE_EQ(acc / 30, rows[0].back()[stats::kHeldoutAcc]);
+}
+
+// The odor task of SCIENCE.md: the held-out set is the test group plus one probe group per
+// overlap, and probe accuracy at overlap 1 ends at least as high as at overlap 8.
+TEST(Monitor, OdorTaskProbeGroups) {
+  Context ctx;
+  tasks::OdorSpec os;
+  os.odorants = 40;
+  os.odor_size = 10;
+  os.non_targets = 40;
+  os.glomeruli = 30;
+  os.probes_per_group = 10;
+  os.test_non_targets = 10;
+  const tasks::Dataset data = tasks::make_odor_task(os, ctx);
+  const tasks::Dataset::Split tr = data.split("train", ctx);
+  const metrics::HeldOut held = data.held_out(ctx);
+  EXPECT_EQ(held.group_names, (std::vector<std::string>{"test", "probe_overlap_1", "probe_overlap_2",
+                                                        "probe_overlap_4", "probe_overlap_8"}));
+  ASSERT_EQ(held.x.dim(0), 50);
+  const nn::TrainData train{tr.x, tr.y, Tensor(), Tensor()};
+  TrainRun r = make_run(ctx, train, 2);
+  Rows rows;
+  metrics::MonitorSpec spec = collecting(rows, 2);
+  spec.log_every = 50;
+  metrics::Monitor mon(*r.trainer, *r.mlp, train, held, spec);
+  mon.run(400);
+  mon.finish();
+  for (int m = 0; m < 2; ++m) {
+    const auto& last = rows[static_cast<std::size_t>(m)].back();
+    EXPECT_EQ(last[stats::kTrainAcc], 1.0);
+    EXPECT_GE(last[static_cast<std::size_t>(column(mon, "probe_overlap_1_acc"))],
+              last[static_cast<std::size_t>(column(mon, "probe_overlap_8_acc"))]);
+    // The pooled held-out accuracy is the size-weighted mean of the group accuracies.
+    double pooled = 0;
+    for (const std::string& g : held.group_names) pooled += last[static_cast<std::size_t>(column(mon, g + "_acc"))] * 10;
+    EXPECT_NEAR(last[stats::kHeldoutAcc], pooled / 50, 1e-12);
+  }
 }
 
 TEST(Monitor, BadSpecsAreErrors) {
