@@ -14,6 +14,11 @@
 //   kernels/cuda/reduce.cu       tests/kernels/test_reduce*.cpp gather_rows, one_hot       kernels/cpu/index.cpp
 //   kernels/cuda/index.cu        tests/kernels/test_index*.cpp random_*                   kernels/cpu/random.cpp
 //   kernels/cuda/random.cu       tests/kernels/test_random*.cpp
+// Statistics ops (metrics/), each family in its own header with the same layout:
+//   kernels/stats_ops.h  (per-step statistics)   kernels/cpu/stats.cpp  kernels/cuda/stats.cu
+//   kernels/svm_ops.h    (SVM dual solver)        kernels/cpu/svm.cpp    kernels/cuda/svm.cu
+//   kernels/linalg_ops.h (batched Cholesky, ...)  kernels/cpu/linalg.cpp kernels/cuda/linalg.cu
+//   tests: tests/metrics/test_*.cpp (CPU) and tests/metrics/test_*_cuda.cpp (GPU)
 // Per-element math shared by both backends: kernels/math.h (activations, reducers),
 // kernels/loss_math.h (loss tails), kernels/optim_math.h (optimizers) and runtime/philox.h.
 #pragma once
