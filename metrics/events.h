@@ -138,7 +138,7 @@ class FlipTracker {
 //               step >= s0, step > 0 and a value that is not NaN; NaN when fewer than 2 such rows
 //               or when all their steps are equal;
 //   n           the number of rows in that fit.
-// Every field is NaN (n = 0) where it does not exist (no onset, no rows).
+// Without an onset, at_onset and per_decade are NaN and n = 0; without rows every value is NaN.
 struct Growth {
   double at_onset;
   double at_end;
