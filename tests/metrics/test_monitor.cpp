@@ -11,6 +11,8 @@
 
 #include "kernels/stats_ops.h"
 #include "metrics/monitor.h"
+#include "metrics/probes.h"
+#include "metrics/svm.h"
 #include "metrics/writers.h"
 #include "runtime/npy.h"
 #include "tasks/generators.h"
@@ -404,6 +406,72 @@ TEST(Monitor, OdorTaskProbeGroups) {
     for (const std::string& g : held.group_names) pooled += last[static_cast<std::size_t>(column(mon, g + "_acc"))] * 10;
     EXPECT_NEAR(last[stats::kHeldoutAcc], pooled / 50, 1e-12);
   }
+}
+
+// The periodic columns hold what the statistics' functions give on the final parameters (wiring
+// and column order), with NaN-free values on a separable task, and empty cells elsewhere.
+TEST(Monitor, PeriodicColumnsMatchDirectCalls) {
+  Context ctx;
+  const TaskData s = make_data(ctx, 48, 18, 5, 7);
+  TrainRun r = make_run(ctx, s.train, 2);
+  Rows rows;
+  metrics::MonitorSpec spec = collecting(rows, 2);
+  spec.log_every = 20;
+  spec.probe_every = 100;
+  // Reference dissimilarity: 4 means (2 classes + 2 groups).
+  Tensor ref = Tensor::host({4, 4}, DType::f64);
+  const double d[16] = {0, 1, 2, 3, 1, 0, 1.5, 2.5, 2, 1.5, 0, 1, 3, 2.5, 1, 0};
+  for (int i = 0; i < 16; ++i) ref.flat<double>(i) = d[i];
+  spec.periodic.rsa_reference = ref;
+  metrics::Monitor mon(*r.trainer, *r.mlp, s.train, s.held, spec);
+  mon.run(250);
+  mon.finish();
+  // Features at the final parameters and the direct calls.
+  auto feats = [&](const Tensor& x) {
+    Tape tape(ctx);
+    nn::RngRef rng;
+    rng.train = false;
+    r.mlp->forward(tape, tape.input(x), rng);
+    return tape.value(tape.tagged("features"));
+  };
+  metrics::ProbeSet set;
+  set.train_features = feats(s.train.x);
+  set.train_labels = s.train.labels;
+  set.test_features = feats(s.held.x);
+  set.test_labels = s.held.labels;
+  set.test_groups = s.held.groups;
+  set.groups = 2;
+  const metrics::SvmStats svm = metrics::svm_max_margin(set.train_features, s.train.labels, 2, {}, ctx);
+  const metrics::RidgeProbeResult ridge = metrics::ridge_probe(set, 1e-3, ctx);
+  const metrics::LogisticProbeResult logi = metrics::logistic_probe(set, 1e-3, 500, 1e-6, ctx);
+  const metrics::FisherResult fis = metrics::fisher(set, 1, 1e-3, ctx);
+  const Tensor rs = metrics::rsm(set, ctx);
+  const std::vector<double> rsa = metrics::rsa_spearman(rs, ref);
+  const std::vector<double> kta = metrics::kernel_alignment(set.train_features, s.train.labels, 2, ctx);
+  for (std::size_t m = 0; m < 2; ++m) {
+    const auto& last = rows[m].back();
+    auto col = [&](const std::string& name) { return last[static_cast<std::size_t>(column(mon, name))]; };
+    EXPECT_EQ(col("svm_margin"), svm.margin[m]);
+    EXPECT_EQ(col("svm_closest_5pct"), svm.closest_5pct[m]);
+    EXPECT_EQ(col("svm_separable"), svm.separable[m]);
+    EXPECT_EQ(col("ridge_heldout_acc"), ridge.test_accuracy[m]);
+    EXPECT_EQ(col("ridge_probe_acc"), ridge.group_accuracy[m * 2 + 1]);
+    EXPECT_EQ(col("logistic_heldout_loss"), logi.test_log_loss[m]);
+    EXPECT_EQ(col("logistic_test_acc"), logi.group_accuracy[m * 2 + 0]);
+    EXPECT_EQ(col("fisher_train_J"), fis.criterion[m * 3 + 0]);
+    EXPECT_EQ(col("fisher_probe_dist"), fis.centroid_distance[m * 3 + 2]);
+    EXPECT_EQ(col("rsm_class1_test"), rs.flat<double>((static_cast<std::int64_t>(m) * 4 + 1) * 4 + 2));
+    EXPECT_EQ(col("rsa_spearman"), rsa[m]);
+    EXPECT_EQ(col("kernel_alignment"), kta[m]);
+    EXPECT_EQ(col("train_acc"), 1.0);
+    EXPECT_EQ(col("svm_separable"), 1.0);
+    EXPECT_GT(col("svm_margin"), 0.0);
+    EXPECT_LE(col("svm_margin"), col("svm_margin_bound") * (1 + 1e-9));
+  }
+  // Periodic columns exist at steps 0, 100, 200 and the end only.
+  int computed = 0;
+  for (const auto& row : rows[0]) computed += !metrics::is_not_computed(row[static_cast<std::size_t>(column(mon, "kernel_alignment"))]);
+  EXPECT_EQ(computed, 4);
 }
 
 TEST(Monitor, BadSpecsAreErrors) {
