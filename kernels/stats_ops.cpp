@@ -73,8 +73,8 @@ void class_means(Tensor& means, const Tensor& features, const Tensor& classes, C
   check_tensor(means, "class_means", "means", {k, c, dim}, features.dtype(), ctx);
   check_tensor(classes, "class_means", "classes", {n}, DType::i32, ctx);
   GROOVE_DISPATCH_FLOAT(features.dtype(), "class_means", [&] {
-    GROOVE_BACKEND(ctx, class_means<T>)(means.data<T>(), features.data<T>(), classes.data<std::int32_t>(), k, n, dim,
-                                        c, ctx);
+    GROOVE_BACKEND(ctx, class_means<T>)
+    (means.data<T>(), features.data<T>(), classes.data<std::int32_t>(), k, n, dim, c, ctx);
   });
 }
 
@@ -101,8 +101,9 @@ void param_norms(Tensor& out, const Tensor& values, const Tensor& initial, const
                weights.models, " vs ", all.models, ")");
   check_tensor(out, "param_norms", "out", {weights.models, 3 * weights.count + 1}, DType::f64, ctx);
   GROOVE_DISPATCH_FLOAT(values.dtype(), "param_norms", [&] {
-    GROOVE_BACKEND(ctx, param_norms<T>)(out.data<double>(), values.data<T>(), initial.data<T>(),
-                                        grads.defined() ? grads.data<T>() : nullptr, weights, all, ctx);
+    GROOVE_BACKEND(ctx, param_norms<T>)
+    (out.data<double>(), values.data<T>(), initial.data<T>(), grads.defined() ? grads.data<T>() : nullptr, weights, all,
+     ctx);
   });
 }
 
@@ -112,8 +113,8 @@ void pgd_step(Tensor& delta, const Tensor& grad, double step_size, double epsilo
   GROOVE_CHECK(epsilon >= 0 && step_size >= 0, "pgd_step: epsilon and step_size must be >= 0, got ", epsilon, " and ",
                step_size);
   GROOVE_DISPATCH_FLOAT(delta.dtype(), "pgd_step", [&] {
-    GROOVE_BACKEND(ctx, pgd_step<T>)(delta.data<T>(), grad.data<T>(), delta.numel(), static_cast<T>(step_size),
-                                     static_cast<T>(epsilon), ctx);
+    GROOVE_BACKEND(ctx, pgd_step<T>)
+    (delta.data<T>(), grad.data<T>(), delta.numel(), static_cast<T>(step_size), static_cast<T>(epsilon), ctx);
   });
 }
 

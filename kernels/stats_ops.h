@@ -46,15 +46,21 @@ enum Column : int {
   kFixedColumns
 };
 inline constexpr const char* kFixedColumnNames[kFixedColumns] = {
-    "step",          "train_loss",         "train_log10_loss", "train_acc",      "margin_min",
-    "margin_mean",   "margin_q01",         "margin_q05",       "margin_norm_prod", "margin_norm_global",
-    "margin_readout", "train_ncm_acc",     "centroid_dist",    "within_var",     "grad_norm",
-    "weight_norm",   "heldout_loss",       "heldout_log10_loss", "heldout_acc",  "heldout_ncm_acc"};
+    "step",           "train_loss",    "train_log10_loss",   "train_acc",        "margin_min",
+    "margin_mean",    "margin_q01",    "margin_q05",         "margin_norm_prod", "margin_norm_global",
+    "margin_readout", "train_ncm_acc", "centroid_dist",      "within_var",       "grad_norm",
+    "weight_norm",    "heldout_loss",  "heldout_log10_loss", "heldout_acc",      "heldout_ncm_acc"};
 inline constexpr int kGroupColumns = 4;  // loss, log10_loss, acc, ncm_acc
 
-GROOVE_HD inline int layer_column(int l) { return kFixedColumns + 2 * l; }  // w{l}_norm; +1: w{l}_move
-GROOVE_HD inline int group_column(int layers, int g) { return kFixedColumns + 2 * layers + kGroupColumns * g; }
-GROOVE_HD inline int row_columns(int layers, int groups) { return group_column(layers, groups); }
+GROOVE_HD inline int layer_column(int l) {
+  return kFixedColumns + 2 * l;
+}  // w{l}_norm; +1: w{l}_move
+GROOVE_HD inline int group_column(int layers, int g) {
+  return kFixedColumns + 2 * layers + kGroupColumns * g;
+}
+GROOVE_HD inline int row_columns(int layers, int groups) {
+  return group_column(layers, groups);
+}
 // The names of all columns, in order.
 std::vector<std::string> column_names(int layers, const std::vector<std::string>& groups);
 
@@ -145,17 +151,17 @@ void param_norms(Tensor& out, const Tensor& values, const Tensor& initial, const
 void pgd_step(Tensor& delta, const Tensor& grad, double step_size, double epsilon, Context& ctx);
 
 struct StepSummaryInputs {
-  Tensor train_margins;                 // f64 [K, P]
-  Tensor train_classes;                 // i32 [P] in [0, C)
-  Tensor train_loss, train_log10_loss;  // [K]
-  Tensor train_dist;                    // f64 [K, P, C], or undefined (no features)
-  Tensor means;                         // [K, C, N] (same dtype as the features), or undefined
-  Tensor heldout_margins;               // f64 [K, Q], or undefined (no held-out examples)
+  Tensor train_margins;                    // f64 [K, P]
+  Tensor train_classes;                    // i32 [P] in [0, C)
+  Tensor train_loss, train_log10_loss;     // [K]
+  Tensor train_dist;                       // f64 [K, P, C], or undefined (no features)
+  Tensor means;                            // [K, C, N] (same dtype as the features), or undefined
+  Tensor heldout_margins;                  // f64 [K, Q], or undefined (no held-out examples)
   Tensor heldout_classes, heldout_groups;  // i32 [Q]: class in [0, C), group in [0, G)
-  Tensor heldout_per_example;           // f64 [2, K, Q]: loss and its natural log (ops::loss_forward)
-  Tensor heldout_dist;                  // f64 [K, Q, C], or undefined
-  Tensor norms;                         // f64 [K, 3 L + 1] (param_norms)
-  Tensor step;                          // i32 [1]: the step counter
+  Tensor heldout_per_example;              // f64 [2, K, Q]: loss and its natural log (ops::loss_forward)
+  Tensor heldout_dist;                     // f64 [K, Q, C], or undefined
+  Tensor norms;                            // f64 [K, 3 L + 1] (param_norms)
+  Tensor step;                             // i32 [1]: the step counter
   int layers = 0;
   int groups = 0;
   std::int64_t every = 1;  // rows are written at slot (step / every) % R
@@ -193,21 +199,21 @@ struct StepSummaryArgs {
   int layers = 0, groups = 0;
 };
 
-#define GROOVE_STATS_DECLARATIONS                                                                                    \
-  template <typename T>                                                                                              \
-  void margins(double* out, const T* logits, const std::int32_t* labels, std::int64_t models, std::int64_t n,        \
-               std::int64_t classes, Context& ctx);                                                                  \
-  template <typename T>                                                                                              \
-  void class_means(T* means, const T* features, const std::int32_t* classes, std::int64_t models, std::int64_t n,    \
-                   std::int64_t dim, std::int64_t n_classes, Context& ctx);                                          \
-  template <typename T>                                                                                              \
-  void sq_distances(double* out, const T* features, const T* means, std::int64_t models, std::int64_t n,             \
-                    std::int64_t dim, std::int64_t n_classes, Context& ctx);                                         \
-  template <typename T>                                                                                              \
+#define GROOVE_STATS_DECLARATIONS                                                                                     \
+  template <typename T>                                                                                               \
+  void margins(double* out, const T* logits, const std::int32_t* labels, std::int64_t models, std::int64_t n,         \
+               std::int64_t classes, Context& ctx);                                                                   \
+  template <typename T>                                                                                               \
+  void class_means(T* means, const T* features, const std::int32_t* classes, std::int64_t models, std::int64_t n,     \
+                   std::int64_t dim, std::int64_t n_classes, Context& ctx);                                           \
+  template <typename T>                                                                                               \
+  void sq_distances(double* out, const T* features, const T* means, std::int64_t models, std::int64_t n,              \
+                    std::int64_t dim, std::int64_t n_classes, Context& ctx);                                          \
+  template <typename T>                                                                                               \
   void param_norms(double* out, const T* values, const T* initial, const T* grads, const ops::ParamSegments& weights, \
-                   const ops::ParamSegments& all, Context& ctx);                                                     \
-  void step_summary(const StepSummaryArgs& a, Context& ctx);                                                         \
-  template <typename T>                                                                                              \
+                   const ops::ParamSegments& all, Context& ctx);                                                      \
+  void step_summary(const StepSummaryArgs& a, Context& ctx);                                                          \
+  template <typename T>                                                                                               \
   void pgd_step(T* delta, const T* grad, std::int64_t n, T step_size, T epsilon, Context& ctx);
 
 namespace cpu {
@@ -220,15 +226,15 @@ GROOVE_STATS_DECLARATIONS
 #endif
 #undef GROOVE_STATS_DECLARATIONS
 
-#define GROOVE_INSTANTIATE_STATS(T)                                                                                   \
-  template void margins<T>(double*, const T*, const std::int32_t*, std::int64_t, std::int64_t, std::int64_t,          \
-                           Context&);                                                                                 \
-  template void class_means<T>(T*, const T*, const std::int32_t*, std::int64_t, std::int64_t, std::int64_t,           \
-                               std::int64_t, Context&);                                                               \
+#define GROOVE_INSTANTIATE_STATS(T)                                                                                  \
+  template void margins<T>(double*, const T*, const std::int32_t*, std::int64_t, std::int64_t, std::int64_t,         \
+                           Context&);                                                                                \
+  template void class_means<T>(T*, const T*, const std::int32_t*, std::int64_t, std::int64_t, std::int64_t,          \
+                               std::int64_t, Context&);                                                              \
   template void sq_distances<T>(double*, const T*, const T*, std::int64_t, std::int64_t, std::int64_t, std::int64_t, \
-                                Context&);                                                                            \
-  template void param_norms<T>(double*, const T*, const T*, const T*, const ops::ParamSegments&,                      \
-                               const ops::ParamSegments&, Context&);                                                  \
+                                Context&);                                                                           \
+  template void param_norms<T>(double*, const T*, const T*, const T*, const ops::ParamSegments&,                     \
+                               const ops::ParamSegments&, Context&);                                                 \
   template void pgd_step<T>(T*, const T*, std::int64_t, T, T, Context&);
 
 }  // namespace groove

@@ -23,7 +23,9 @@ namespace groove::metrics {
 
 namespace {
 
-std::int64_t round_up(std::int64_t x, std::int64_t m) { return (x + m - 1) / m * m; }
+std::int64_t round_up(std::int64_t x, std::int64_t m) {
+  return (x + m - 1) / m * m;
+}
 
 // The next step after `s` in 0, 1, 2, 5, 10, 20, 50, ...
 std::int64_t next_log_step(std::int64_t s) {
@@ -91,7 +93,7 @@ struct Monitor::Impl {
 
   // Periodic statistics, snapshots.
   std::unique_ptr<Periodic> periodic;
-  std::vector<std::string> columns;        // per-step + periodic
+  std::vector<std::string> columns;  // per-step + periodic
   std::int64_t per_step_columns = 0;
   std::map<std::int64_t, std::vector<std::vector<double>>> periodic_values;  // step -> [K][periodic cols]
   std::int64_t last_periodic = -1, last_snapshot = -1;
@@ -108,7 +110,12 @@ struct Monitor::Impl {
   bool finished = false;
 
   Impl(nn::Trainer& t, const nn::Mlp& m, const nn::TrainData& data, HeldOut h, MonitorSpec s)
-      : trainer(&t), model(&m), ctx(&t.context()), train(data), held(std::move(h)), spec(std::move(s)),
+      : trainer(&t),
+        model(&m),
+        ctx(&t.context()),
+        train(data),
+        held(std::move(h)),
+        spec(std::move(s)),
         eval_tape(t.context()) {}
 
   void setup();
@@ -136,13 +143,13 @@ void Monitor::Impl::setup() {
   classes = std::max<std::int64_t>(2, logit_classes);
   loss_spec = trainer->spec().loss;
   GROOVE_CHECK(spec.every >= 1, "monitor: every must be >= 1, got ", spec.every);
-  GROOVE_CHECK(spec.log_every >= spec.every && spec.log_every % spec.every == 0, "monitor: log_every (",
-               spec.log_every, ") must be a positive multiple of every (", spec.every, ")");
+  GROOVE_CHECK(spec.log_every >= spec.every && spec.log_every % spec.every == 0, "monitor: log_every (", spec.log_every,
+               ") must be a positive multiple of every (", spec.every, ")");
   GROOVE_CHECK(spec.probe_every >= 0 && spec.probe_every % spec.every == 0, "monitor: probe_every (", spec.probe_every,
                ") must be 0 or a multiple of every (", spec.every, ")");
   GROOVE_CHECK(spec.onset_window >= 0, "monitor: onset_window must be >= 0, got ", spec.onset_window);
-  GROOVE_CHECK(spec.run_dirs.empty() || static_cast<std::int64_t>(spec.run_dirs.size()) == k, "monitor: ",
-               spec.run_dirs.size(), " run folders for ", k, " models");
+  GROOVE_CHECK(spec.run_dirs.empty() || static_cast<std::int64_t>(spec.run_dirs.size()) == k,
+               "monitor: ", spec.run_dirs.size(), " run folders for ", k, " models");
 
   // Classes of the labels: C = 1 outputs take 0/1 or -1/+1 labels (class 1 = positive).
   auto class_of = [&](std::int32_t label, const char* what, std::int64_t i) {
@@ -178,8 +185,8 @@ void Monitor::Impl::setup() {
     for (std::int64_t i = 0; i < q; ++i) {
       held_class_host.push_back(class_of(labels[static_cast<std::size_t>(i)], "held-out", i));
       const std::int32_t g = held_group_host[static_cast<std::size_t>(i)];
-      GROOVE_CHECK(g >= 0 && g < groups, "monitor: held-out example ", i, " is in group ", g, " but there are ",
-                   groups, " group names");
+      GROOVE_CHECK(g >= 0 && g < groups, "monitor: held-out example ", i, " is in group ", g, " but there are ", groups,
+                   " group names");
     }
     held_classes = host_i32(held_class_host).to(*ctx);
   }
@@ -232,8 +239,7 @@ void Monitor::Impl::setup() {
   per_step_columns = static_cast<std::int64_t>(columns.size());
   periodic = std::make_unique<Periodic>(*model, spec.periodic, classes, group_names, hidden, q > 0);
   for (const std::string& c : periodic->columns()) columns.push_back(c);
-  const std::int64_t row_bytes =
-      k * (per_step_columns * 8 + (spec.examples || q > 0 ? (p + q) * 4 : 0));
+  const std::int64_t row_bytes = k * (per_step_columns * 8 + (spec.examples || q > 0 ? (p + q) * 4 : 0));
   const std::int64_t by_budget = std::max<std::int64_t>(1, spec.ring_bytes / std::max<std::int64_t>(1, row_bytes));
   ring = std::max<std::int64_t>(1, std::min(spec.log_every / spec.every, by_budget));
   drain_every = ring * spec.every;
@@ -261,8 +267,8 @@ void Monitor::Impl::setup() {
     std::vector<CsvColumn> cols;
     for (const std::string& c : columns) cols.push_back(CsvColumn{c, c == "step"});
     csv.push_back(std::make_unique<CsvWriter>(dir + "/metrics.csv", cols));
-    if (spec.examples) npy.push_back(std::make_unique<NpyAppender>(dir + "/examples.npy", DType::f32,
-                                                                   std::vector<std::int64_t>{p + q}));
+    if (spec.examples)
+      npy.push_back(std::make_unique<NpyAppender>(dir + "/examples.npy", DType::f32, std::vector<std::int64_t>{p + q}));
   }
   trainer->set_observer(spec.every, [this] { observe(); });
 }
@@ -369,10 +375,9 @@ void Monitor::Impl::drain(bool final_row, std::int64_t final_step) {
     char* margin_base = base + static_cast<std::size_t>(ring) * row_bytes;
     for (std::size_t i = 0; i < pend.steps.size(); ++i) {
       const std::int64_t slot = (pend.steps[i] / spec.every) % ring;
-      copy_to_host_async(base + i * row_bytes, ring_rows.data<double>() + slot * k * per_step_columns, row_bytes,
+      copy_to_host_async(base + i * row_bytes, ring_rows.data<double>() + slot * k * per_step_columns, row_bytes, *ctx);
+      copy_to_host_async(margin_base + i * margin_bytes, ring_margins.data<float>() + slot * k * (p + q), margin_bytes,
                          *ctx);
-      copy_to_host_async(margin_base + i * margin_bytes, ring_margins.data<float>() + slot * k * (p + q),
-                         margin_bytes, *ctx);
     }
     events[current]->record();
     pend.active = true;
@@ -474,8 +479,8 @@ void Monitor::Impl::snapshot(std::int64_t step) {
     if (snapshot_taken.empty()) {
       std::vector<std::int32_t> labels(static_cast<std::size_t>(n)), grp(static_cast<std::size_t>(n));
       for (std::int64_t i = 0; i < n; ++i) {
-        labels[static_cast<std::size_t>(i)] = use_held ? held_class_host[static_cast<std::size_t>(i)]
-                                                       : train_class_host[static_cast<std::size_t>(i)];
+        labels[static_cast<std::size_t>(i)] =
+            use_held ? held_class_host[static_cast<std::size_t>(i)] : train_class_host[static_cast<std::size_t>(i)];
         grp[static_cast<std::size_t>(i)] = use_held ? held_group_host[static_cast<std::size_t>(i)] : -1;
       }
       write_npy(dir + "/classes.npy", host_i32(labels));
@@ -510,8 +515,11 @@ void Monitor::Impl::write_summaries() {
     nlohmann::json j;
     j["model"] = m;
     j["steps"] = trainer->steps_done();
-    j["groove"] = {{"version", info.version}, {"git_hash", info.git_hash}, {"build_type", info.build_type},
-                   {"blas", info.blas}, {"cuda_runtime", cuda_runtime_version()},
+    j["groove"] = {{"version", info.version},
+                   {"git_hash", info.git_hash},
+                   {"build_type", info.build_type},
+                   {"blas", info.blas},
+                   {"cuda_runtime", cuda_runtime_version()},
                    {"cuda_driver", cuda_driver_version()}};
     j["device"] = device;
     j["rng"] = "philox4x32-10";
@@ -580,7 +588,9 @@ Monitor::~Monitor() {
   if (impl_ && impl_->trainer) impl_->trainer->set_observer(0, {});
 }
 
-const std::vector<std::string>& Monitor::columns() const { return impl_->columns; }
+const std::vector<std::string>& Monitor::columns() const {
+  return impl_->columns;
+}
 
 std::string Monitor::summary_json(std::int64_t model) const {
   GROOVE_CHECK(model >= 0 && model < impl_->k, "monitor: no model ", model);

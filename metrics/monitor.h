@@ -34,21 +34,21 @@ struct HeldOut {
 
 // The periodic statistics and their settings (docs/metrics.md, "Periodic statistics").
 struct PeriodicSpec {
-  bool svm = true;            // hard-margin SVM on the train hidden features
-  double svm_tol = 1e-6;      // stopping tolerance on the maximal KKT violation
-  bool ridge = true;          // closed-form ridge probe
+  bool svm = true;             // hard-margin SVM on the train hidden features
+  double svm_tol = 1e-6;       // stopping tolerance on the maximal KKT violation
+  bool ridge = true;           // closed-form ridge probe
   double ridge_lambda = 1e-3;  // relative ridge (see docs/metrics.md)
-  bool logistic = true;       // logistic / softmax probe
+  bool logistic = true;        // logistic / softmax probe
   double logistic_lambda = 1e-3;
   int logistic_max_iter = 500;
   double logistic_tol = 1e-6;
-  bool fisher = true;         // Fisher discriminants: target class vs the other classes and each group
+  bool fisher = true;  // Fisher discriminants: target class vs the other classes and each group
   int fisher_target_class = 1;
   double fisher_ridge = 1e-3;
-  bool rsa = true;            // RSM of class / group means (+ Spearman RSA when a reference is given)
-  Tensor rsa_reference;       // host [M, M] reference dissimilarities (M = classes + groups), or undefined
+  bool rsa = true;       // RSM of class / group means (+ Spearman RSA when a reference is given)
+  Tensor rsa_reference;  // host [M, M] reference dissimilarities (M = classes + groups), or undefined
   bool kernel_alignment = true;
-  PgdSpec pgd;                // epsilon = 0: off
+  PgdSpec pgd;  // epsilon = 0: off
 };
 
 struct MonitorSpec {
@@ -57,7 +57,7 @@ struct MonitorSpec {
   std::int64_t probe_every = 0;   // periodic statistics every probe_every steps (0: only at the end)
   std::int64_t onset_window = 0;  // steps train accuracy must stay at 100% to confirm the onset
   PeriodicSpec periodic;
-  bool examples = true;           // examples.npy: per-example margins of every row
+  bool examples = true;  // examples.npy: per-example margins of every row
   // Hidden-layer snapshots: features of the first `snapshot_examples` held-out examples (train
   // examples when there are none) at the given steps; empty: 0 and 1, 2, 5 x 10^j up to the end.
   bool snapshots = true;
@@ -75,8 +75,7 @@ class Monitor {
  public:
   // Watches `trainer` (whose forward is model.forward_fn()) training on `train`. Installs the
   // trainer's observer; the Monitor must outlive the training it watches.
-  Monitor(nn::Trainer& trainer, const nn::Mlp& model, const nn::TrainData& train, HeldOut held_out,
-          MonitorSpec spec);
+  Monitor(nn::Trainer& trainer, const nn::Mlp& model, const nn::TrainData& train, HeldOut held_out, MonitorSpec spec);
   ~Monitor();
   Monitor(const Monitor&) = delete;
   Monitor& operator=(const Monitor&) = delete;

@@ -12,7 +12,11 @@ namespace groove::metrics {
 
 Periodic::Periodic(const nn::Mlp& model, const PeriodicSpec& spec, std::int64_t classes,
                    std::vector<std::string> groups, bool hidden, bool has_heldout)
-    : model_(&model), spec_(spec), classes_(classes), groups_(std::move(groups)), hidden_(hidden),
+    : model_(&model),
+      spec_(spec),
+      classes_(classes),
+      groups_(std::move(groups)),
+      hidden_(hidden),
       heldout_(has_heldout) {
   if (hidden_) {
     if (spec_.svm) {
@@ -156,7 +160,8 @@ std::vector<std::vector<double>> Periodic::compute(const PeriodicInputs& in) {
       for (std::size_t j = 0; j < ks; ++j) {
         std::size_t c = col;
         for (std::int64_t a = 0; a < n; ++a) {
-          for (std::int64_t b = a + 1; b < n; ++b) out[j][c++] = m.flat<double>((static_cast<std::int64_t>(j) * n + a) * n + b);
+          for (std::int64_t b = a + 1; b < n; ++b)
+            out[j][c++] = m.flat<double>((static_cast<std::int64_t>(j) * n + a) * n + b);
         }
       }
       col += static_cast<std::size_t>(n * (n - 1) / 2);

@@ -12,7 +12,7 @@
 namespace groove::metrics {
 
 struct PeriodicInputs {
-  Tensor train_x, train_labels, train_classes;           // [P, D], i32 [P] (as given), i32 [P] in [0, C)
+  Tensor train_x, train_labels, train_classes;            // [P, D], i32 [P] (as given), i32 [P] in [0, C)
   Tensor held_x, held_labels, held_classes, held_groups;  // [Q, D], i32 [Q] x3 (undefined when Q = 0)
   std::vector<std::int32_t> held_group_host;
 };

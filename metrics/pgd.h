@@ -7,9 +7,9 @@
 namespace groove::metrics {
 
 struct PgdSpec {
-  double epsilon = 0;     // L-infinity radius of the perturbation (0: no attack)
-  int steps = 10;         // signed-gradient ascent steps
-  double step_size = 0;   // 0: 2.5 * epsilon / steps
+  double epsilon = 0;    // L-infinity radius of the perturbation (0: no attack)
+  int steps = 10;        // signed-gradient ascent steps
+  double step_size = 0;  // 0: 2.5 * epsilon / steps
 };
 
 // Margins (f64 [K, Q], on the model's device) of every model on x + delta_k, where delta_k starts at

@@ -23,7 +23,9 @@ PinnedBuffer::PinnedBuffer(Context& ctx, std::size_t bytes) : bytes_(bytes) {
   }
 }
 
-PinnedBuffer::~PinnedBuffer() { release(); }
+PinnedBuffer::~PinnedBuffer() {
+  release();
+}
 
 PinnedBuffer::PinnedBuffer(PinnedBuffer&& other) noexcept
     : data_(std::exchange(other.data_, nullptr)),

@@ -69,8 +69,8 @@ void class_means(T* means, const T* features, const std::int32_t* classes, std::
 }
 
 template <typename T>
-void sq_distances(double* out, const T* features, const T* means, std::int64_t models, std::int64_t n,
-                  std::int64_t dim, std::int64_t n_classes, Context&) {
+void sq_distances(double* out, const T* features, const T* means, std::int64_t models, std::int64_t n, std::int64_t dim,
+                  std::int64_t n_classes, Context&) {
   parallel_chunks(
       models * n,
       [=](std::int64_t begin, std::int64_t end) {
@@ -145,8 +145,8 @@ void step_summary(const StepSummaryArgs& a, Context&) {
       double* row = rows + k * columns;
       for (int j = 0; j < columns; ++j) row[j] = NAN;
       row[stats::kStep] = a.step[0];
-      row[stats::kTrainLoss] = a.loss_f64 ? static_cast<const double*>(a.train_loss)[k]
-                                          : static_cast<const float*>(a.train_loss)[k];
+      row[stats::kTrainLoss] =
+          a.loss_f64 ? static_cast<const double*>(a.train_loss)[k] : static_cast<const float*>(a.train_loss)[k];
       row[stats::kTrainLog10Loss] = a.loss_f64 ? static_cast<const double*>(a.train_log10_loss)[k]
                                                : static_cast<const float*>(a.train_log10_loss)[k];
       // Train margins: sum, correct count, sorted for the quantiles.

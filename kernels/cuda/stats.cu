@@ -86,8 +86,8 @@ __global__ void class_means_kernel(T* __restrict__ means, const T* __restrict__ 
 // One warp per (model, row); lanes split the features, then a fixed shuffle tree.
 template <typename T>
 __global__ void sq_distances_kernel(double* __restrict__ out, const T* __restrict__ features,
-                                    const T* __restrict__ means, std::int64_t models, std::int64_t n,
-                                    std::int64_t dim, std::int64_t n_classes) {
+                                    const T* __restrict__ means, std::int64_t models, std::int64_t n, std::int64_t dim,
+                                    std::int64_t n_classes) {
   const std::int64_t warps = grid_stride() / 32;
   const int lane = threadIdx.x % 32;
   for (std::int64_t e = global_thread() / 32; e < models * n; e += warps) {
@@ -308,18 +308,18 @@ void class_means(T* means, const T* features, const std::int32_t* classes, std::
                  std::int64_t dim, std::int64_t n_classes, Context& ctx) {
   if (models * dim == 0 || n_classes == 0) return;
   const cudaStream_t stream = cuda_stream(ctx);
-  class_means_kernel<T><<<grid_for(models * dim, ctx), kBlock, 0, stream>>>(means, features, classes, models, n, dim,
-                                                                            n_classes);
+  class_means_kernel<T>
+      <<<grid_for(models * dim, ctx), kBlock, 0, stream>>>(means, features, classes, models, n, dim, n_classes);
   GROOVE_LAUNCH_CHECK(stream, "class_means_kernel");
 }
 
 template <typename T>
-void sq_distances(double* out, const T* features, const T* means, std::int64_t models, std::int64_t n,
-                  std::int64_t dim, std::int64_t n_classes, Context& ctx) {
+void sq_distances(double* out, const T* features, const T* means, std::int64_t models, std::int64_t n, std::int64_t dim,
+                  std::int64_t n_classes, Context& ctx) {
   if (models * n == 0 || n_classes == 0) return;
   const cudaStream_t stream = cuda_stream(ctx);
-  sq_distances_kernel<T><<<grid_for(models * n * 32, ctx), kBlock, 0, stream>>>(out, features, means, models, n, dim,
-                                                                                n_classes);
+  sq_distances_kernel<T>
+      <<<grid_for(models * n * 32, ctx), kBlock, 0, stream>>>(out, features, means, models, n, dim, n_classes);
   GROOVE_LAUNCH_CHECK(stream, "sq_distances_kernel");
 }
 

@@ -59,7 +59,7 @@ struct TrainRun {
 };
 
 TrainRun make_run(Context& ctx, const nn::TrainData& data, std::int64_t models, std::int64_t batch = 0,
-             double dropout = 0) {
+                  double dropout = 0) {
   nn::MlpSpec spec;
   spec.input_dim = data.x.dim(1);
   spec.hidden = {16};
@@ -154,7 +154,8 @@ TEST(Monitor, FinalRowMatchesAnIndependentRecomputation) {
       h.assign(n, 0);
       for (std::int64_t u = 0; u < n; ++u) {
         double a = b1.flat<float>(m * n + u);
-        for (std::int64_t j = 0; j < d; ++j) a += double(w1.flat<float>((m * n + u) * d + j)) * xs.flat<float>(i * d + j);
+        for (std::int64_t j = 0; j < d; ++j)
+          a += double(w1.flat<float>((m * n + u) * d + j)) * xs.flat<float>(i * d + j);
         h[u] = std::max(0.0, a);
       }
     };
@@ -385,8 +386,8 @@ TEST(Monitor, OdorTaskProbeGroups) {
   const tasks::Dataset data = tasks::make_odor_task(os, ctx);
   const tasks::Dataset::Split tr = data.split("train", ctx);
   const metrics::HeldOut held = data.held_out(ctx);
-  EXPECT_EQ(held.group_names, (std::vector<std::string>{"test", "probe_overlap_1", "probe_overlap_2",
-                                                        "probe_overlap_4", "probe_overlap_8"}));
+  EXPECT_EQ(held.group_names, (std::vector<std::string>{"test", "probe_overlap_1", "probe_overlap_2", "probe_overlap_4",
+                                                        "probe_overlap_8"}));
   ASSERT_EQ(held.x.dim(0), 50);
   const nn::TrainData train{tr.x, tr.y, Tensor(), Tensor()};
   TrainRun r = make_run(ctx, train, 2);
@@ -403,7 +404,8 @@ TEST(Monitor, OdorTaskProbeGroups) {
               last[static_cast<std::size_t>(column(mon, "probe_overlap_8_acc"))]);
     // The pooled held-out accuracy is the size-weighted mean of the group accuracies.
     double pooled = 0;
-    for (const std::string& g : held.group_names) pooled += last[static_cast<std::size_t>(column(mon, g + "_acc"))] * 10;
+    for (const std::string& g : held.group_names)
+      pooled += last[static_cast<std::size_t>(column(mon, g + "_acc"))] * 10;
     EXPECT_NEAR(last[stats::kHeldoutAcc], pooled / 50, 1e-12);
   }
 }
@@ -470,7 +472,8 @@ TEST(Monitor, PeriodicColumnsMatchDirectCalls) {
   }
   // Periodic columns exist at steps 0, 100, 200 and the end only.
   int computed = 0;
-  for (const auto& row : rows[0]) computed += !metrics::is_not_computed(row[static_cast<std::size_t>(column(mon, "kernel_alignment"))]);
+  for (const auto& row : rows[0])
+    computed += !metrics::is_not_computed(row[static_cast<std::size_t>(column(mon, "kernel_alignment"))]);
   EXPECT_EQ(computed, 4);
 }
 

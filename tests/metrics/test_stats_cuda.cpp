@@ -73,10 +73,11 @@ TEST_F(StatsCuda, MarginsMeansDistancesNorms) {
 
 TEST_F(StatsCuda, StepSummary) {
   int seed = 400;
-  for (auto [k, p, q, c, groups] : {std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, int>{1, 1, 0, 2, 0},
-                                    {3, 37, 11, 3, 2},
-                                    {2, 513, 300, 2, 4},
-                                    {70, 64, 5, 10, 1}}) {
+  for (auto [k, p, q, c, groups] :
+       {std::tuple<std::int64_t, std::int64_t, std::int64_t, std::int64_t, int>{1, 1, 0, 2, 0},
+        {3, 37, 11, 3, 2},
+        {2, 513, 300, 2, 4},
+        {70, 64, 5, 10, 1}}) {
     const std::int64_t n = 9, layers = 2, ring = 3, every = 2;
     ops::StepSummaryInputs in;
     in.train_margins = test::random_tensor({k, p}, DType::f64, ++seed);

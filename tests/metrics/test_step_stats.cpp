@@ -12,7 +12,9 @@
 namespace groove {
 namespace {
 
-double at(const Tensor& t, std::int64_t i) { return t.value(i); }
+double at(const Tensor& t, std::int64_t i) {
+  return t.value(i);
+}
 
 TEST(StepStats, MarginsBinaryAndMulticlass) {
   Context ctx;
@@ -189,8 +191,22 @@ TEST(StepStats, SummaryRowMatchesDirectFormulas) {
   ops::fill(rows, -7.0, ctx);
   ops::fill(ring_m, -7.0, ctx);
   Tensor scratch = Tensor::empty({k, 64}, DType::f64, ctx);
-  ops::StepSummaryInputs in{tm, tcls, loss, log10, tdist, means, hm, hcls, hgrp, hpe, hdist, norms, step,
-                            static_cast<int>(layers), static_cast<int>(groups), every};
+  ops::StepSummaryInputs in{tm,
+                            tcls,
+                            loss,
+                            log10,
+                            tdist,
+                            means,
+                            hm,
+                            hcls,
+                            hgrp,
+                            hpe,
+                            hdist,
+                            norms,
+                            step,
+                            static_cast<int>(layers),
+                            static_cast<int>(groups),
+                            every};
   ops::step_summary(rows, ring_m, scratch, in, ctx);
 
   for (std::int64_t s = 0; s < ring; ++s) {
