@@ -6,29 +6,14 @@
 
 #include <limits>
 
+#include "kernels/validate.h"
+
 namespace groove::ops {
 
-#if GROOVE_WITH_CUDA
-#define GROOVE_LINALG_BACKEND(ctx, fn) ((ctx).is_cuda() ? &cuda::fn : &cpu::fn)
-#else
-#define GROOVE_LINALG_BACKEND(ctx, fn) (&cpu::fn)
-#endif
+using detail::check_exact;
+using detail::check_on;
 
 namespace {
-void check_on(const Tensor& t, const char* op, const char* name, const Context& ctx) {
-  GROOVE_CHECK(t.defined(), op, ": tensor '", name, "' is undefined");
-  GROOVE_CHECK(t.device() == ctx.device(), op, ": tensor '", name, "' (", t.str(), ") is not on ", ctx.device().str(),
-               ", the context's device");
-}
-
-// Defined, on the context's device, with the given dtype and shape.
-void check_exact(const Tensor& t, const char* op, const char* name, DType dtype, const Shape& shape,
-                 const Context& ctx) {
-  check_on(t, op, name, ctx);
-  GROOVE_CHECK(t.dtype() == dtype && t.shape() == shape, op, ": tensor '", name, "' must be ", dtype_name(dtype),
-               shape.str(), ", got ", t.str());
-}
-
 // f64 [K, n, n]; returns {K, n}.
 void check_square(const Tensor& a, const char* op, const char* name, const Context& ctx) {
   check_on(a, op, name, ctx);
@@ -58,7 +43,7 @@ void cholesky_factor(Tensor& factor, Tensor& info, const Tensor& a, Context& ctx
   GROOVE_CHECK(!factor.shares_storage_with(a) || factor.raw() == a.raw(), op,
                ": 'factor' may only alias 'a' exactly (in place)");
   if (models == 0) return;
-  GROOVE_LINALG_BACKEND(ctx, cholesky_factor)
+  GROOVE_BACKEND(ctx, cholesky_factor)
   (factor.data<double>(), info.data<std::int32_t>(), a.data<double>(), models, n, ctx);
 }
 
@@ -70,7 +55,7 @@ void cholesky_substitute(Tensor& x, const Tensor& factor, const Tensor& info, co
   check_rhs(x, b, models, n, op, ctx);
   GROOVE_CHECK(!x.shares_storage_with(factor), op, ": 'x' must not share memory with 'factor'");
   if (x.numel() == 0) return;
-  GROOVE_LINALG_BACKEND(ctx, cholesky_substitute)
+  GROOVE_BACKEND(ctx, cholesky_substitute)
   (x.data<double>(), factor.data<double>(), info.data<std::int32_t>(), b.data<double>(),
    b.ndim() == 3 ? n * x.dim(2) : 0, models, n, x.dim(2), ctx);
 }
@@ -84,9 +69,9 @@ void cholesky_solve(Tensor& x, Tensor& info, const Tensor& a, const Tensor& b, C
   GROOVE_CHECK(!x.shares_storage_with(a), op, ": 'x' must not share memory with 'a'");
   if (models == 0) return;
   auto* u = static_cast<double*>(ctx.workspace(static_cast<std::size_t>(models * n * n) * sizeof(double)));
-  GROOVE_LINALG_BACKEND(ctx, cholesky_factor)(u, info.data<std::int32_t>(), a.data<double>(), models, n, ctx);
+  GROOVE_BACKEND(ctx, cholesky_factor)(u, info.data<std::int32_t>(), a.data<double>(), models, n, ctx);
   if (x.numel() == 0) return;
-  GROOVE_LINALG_BACKEND(ctx, cholesky_substitute)
+  GROOVE_BACKEND(ctx, cholesky_substitute)
   (x.data<double>(), u, info.data<std::int32_t>(), b.data<double>(), b.ndim() == 3 ? n * x.dim(2) : 0, models, n,
    x.dim(2), ctx);
 }
@@ -97,7 +82,7 @@ void regularize_diagonal(Tensor& a, Tensor& alpha, double rel, double denom, dou
   check_exact(alpha, op, "alpha", DType::f64, Shape{a.dim(0)}, ctx);
   GROOVE_CHECK(denom > 0, op, ": denom must be > 0, got ", denom);
   if (a.dim(0) == 0) return;
-  GROOVE_LINALG_BACKEND(ctx, regularize_diagonal)
+  GROOVE_BACKEND(ctx, regularize_diagonal)
   (a.data<double>(), alpha.data<double>(), a.dim(0), a.dim(1), rel, denom, fallback, ctx);
 }
 
@@ -124,7 +109,7 @@ void gather_features(Tensor& y, const Tensor& x1, const Tensor& x2, const Tensor
   GROOVE_CHECK(p1 + p2 <= std::numeric_limits<std::int32_t>::max(), op, ": too many rows");
   if (y.numel() == 0) return;
   GROOVE_DISPATCH_FLOAT(x1.dtype(), op, [&] {
-    GROOVE_LINALG_BACKEND(ctx, gather_features<T>)
+    GROOVE_BACKEND(ctx, gather_features<T>)
     (y.data<double>(), x1.data<T>(), x2.defined() ? x2.data<T>() : nullptr, index.data<std::int32_t>(), models, p1, p2,
      index.dim(0), cols, ctx);
   });
@@ -148,7 +133,7 @@ void classification_scores(Tensor& accuracy, Tensor& log_loss, const Tensor& log
   }
   if (log_loss.defined()) check_exact(log_loss, op, "log_loss", DType::f64, Shape{models}, ctx);
   if (models == 0) return;
-  GROOVE_LINALG_BACKEND(ctx, classification_scores)
+  GROOVE_BACKEND(ctx, classification_scores)
   (accuracy.data<double>(), log_loss.defined() ? log_loss.data<double>() : nullptr, logits.data<double>(),
    labels.data<std::int32_t>(), n_groups > 0 ? groups.data<std::int32_t>() : nullptr, models, rows, outputs, n_groups,
    ctx);
@@ -163,7 +148,7 @@ void logistic_setup(Tensor& state, Tensor& inv_scale, const Tensor& norm, double
   check_exact(inv_scale, op, "inv_scale", DType::f64, Shape{models}, ctx);
   GROOVE_CHECK(count > 0, op, ": count must be > 0, got ", count);
   if (models == 0) return;
-  GROOVE_LINALG_BACKEND(ctx, logistic_setup)
+  GROOVE_BACKEND(ctx, logistic_setup)
   (state.data<double>(), inv_scale.data<double>(), norm.data<double>(), models, count, ctx);
 }
 
@@ -175,7 +160,7 @@ void logistic_residual(Tensor& r, const Tensor& logits, const Tensor& labels, do
   check_exact(labels, op, "labels", DType::i32, Shape{logits.dim(1)}, ctx);
   check_exact(r, op, "r", DType::f64, logits.shape(), ctx);
   if (r.numel() == 0) return;
-  GROOVE_LINALG_BACKEND(ctx, logistic_residual)
+  GROOVE_BACKEND(ctx, logistic_residual)
   (r.data<double>(), logits.data<double>(), labels.data<std::int32_t>(), logits.dim(0), logits.dim(1), logits.dim(2),
    scale, ctx);
 }
@@ -217,7 +202,7 @@ void logistic_update(Tensor& state, Tensor& w, Tensor& b, Tensor& yw, Tensor& yb
   s.tol = tol;
   s.curvature = curvature;
   s.lambda = lambda;
-  GROOVE_LINALG_BACKEND(ctx, logistic_update)(s, ctx);
+  GROOVE_BACKEND(ctx, logistic_update)(s, ctx);
 }
 
 }  // namespace groove::ops

@@ -8,29 +8,14 @@
 #include <utility>
 
 #include "kernels/backend.h"
+#include "kernels/validate.h"
 
 namespace groove::ops {
 
-// Calls cpu::fn or cuda::fn for the context's device.
-#if GROOVE_WITH_CUDA
-#define GROOVE_BACKEND(ctx, fn) ((ctx).is_cuda() ? &cuda::fn : &cpu::fn)
-#else
-#define GROOVE_BACKEND(ctx, fn) (&cpu::fn)
-#endif
+using detail::check_float;
+using detail::check_on;
 
 namespace {
-void check_float(const Tensor& t, const char* op, const char* name) {
-  GROOVE_CHECK(t.defined(), op, ": tensor '", name, "' is undefined");
-  GROOVE_CHECK(is_floating(t.dtype()), op, ": tensor '", name, "' has dtype ", dtype_name(t.dtype()),
-               ", expected f32 or f64");
-}
-
-void check_on(const Tensor& t, const char* op, const char* name, const Context& ctx) {
-  GROOVE_CHECK(t.defined(), op, ": tensor '", name, "' is undefined");
-  GROOVE_CHECK(t.device() == ctx.device(), op, ": tensor '", name, "' (", t.str(), ") is not on ", ctx.device().str(),
-               ", the context's device");
-}
-
 void check_same(const Tensor& a, const char* a_name, const Tensor& b, const char* b_name, const char* op) {
   GROOVE_CHECK(a.dtype() == b.dtype(), op, ": '", a_name, "' is ", a.str(), " but '", b_name, "' is ", b.str(),
                " (dtypes differ)");

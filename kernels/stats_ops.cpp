@@ -2,12 +2,7 @@
 #include "kernels/stats_ops.h"
 
 #include "kernels/backend.h"
-
-#if GROOVE_WITH_CUDA
-#define GROOVE_BACKEND(ctx, fn) ((ctx).is_cuda() ? &cuda::fn : &cpu::fn)
-#else
-#define GROOVE_BACKEND(ctx, fn) (&cpu::fn)
-#endif
+#include "kernels/validate.h"
 
 namespace groove {
 
@@ -27,23 +22,10 @@ std::vector<std::string> column_names(int layers, const std::vector<std::string>
 
 namespace ops {
 
+using detail::check_exact;
+using detail::check_float_on;
+
 namespace {
-void check_tensor(const Tensor& t, const char* op, const char* name, const Shape& shape, DType dtype,
-                  const Context& ctx) {
-  GROOVE_CHECK(t.defined(), op, ": tensor '", name, "' is undefined");
-  GROOVE_CHECK(t.device() == ctx.device(), op, ": tensor '", name, "' is on ", t.device().str(), " but the context is ",
-               ctx.device().str());
-  GROOVE_CHECK(t.dtype() == dtype, op, ": tensor '", name, "' is ", t.str(), ", expected dtype ", dtype_name(dtype));
-  GROOVE_CHECK(t.shape() == shape, op, ": tensor '", name, "' is ", t.str(), ", expected shape ", shape.str());
-}
-
-void check_float_on(const Tensor& t, const char* op, const char* name, const Context& ctx) {
-  GROOVE_CHECK(t.defined(), op, ": tensor '", name, "' is undefined");
-  GROOVE_CHECK(is_floating(t.dtype()), op, ": tensor '", name, "' is ", t.str(), ", expected f32 or f64");
-  GROOVE_CHECK(t.device() == ctx.device(), op, ": tensor '", name, "' is on ", t.device().str(), " but the context is ",
-               ctx.device().str());
-}
-
 void check_segments(const ParamSegments& s, std::int64_t numel, const char* op, const char* name) {
   GROOVE_CHECK(s.count >= 0 && s.count <= ParamSegments::kMax, op, ": '", name, "' has ", s.count, " segments");
   for (int i = 0; i < s.count; ++i) {
@@ -58,8 +40,8 @@ void margins(Tensor& out, const Tensor& logits, const Tensor& labels, Context& c
   check_float_on(logits, "margins", "logits", ctx);
   GROOVE_CHECK(logits.ndim() == 3, "margins: 'logits' must be [K, n, C], got ", logits.str());
   const std::int64_t k = logits.dim(0), n = logits.dim(1), c = logits.dim(2);
-  check_tensor(labels, "margins", "labels", {n}, DType::i32, ctx);
-  check_tensor(out, "margins", "out", {k, n}, DType::f64, ctx);
+  check_exact(labels, "margins", "labels", DType::i32, {n}, ctx);
+  check_exact(out, "margins", "out", DType::f64, {k, n}, ctx);
   GROOVE_DISPATCH_FLOAT(logits.dtype(), "margins", [&] {
     GROOVE_BACKEND(ctx, margins<T>)(out.data<double>(), logits.data<T>(), labels.data<std::int32_t>(), k, n, c, ctx);
   });
@@ -70,8 +52,8 @@ void class_means(Tensor& means, const Tensor& features, const Tensor& classes, C
   GROOVE_CHECK(features.ndim() == 3, "class_means: 'features' must be [K, n, N], got ", features.str());
   GROOVE_CHECK(means.ndim() == 3, "class_means: 'means' must be [K, C, N], got ", means.str());
   const std::int64_t k = features.dim(0), n = features.dim(1), dim = features.dim(2), c = means.dim(1);
-  check_tensor(means, "class_means", "means", {k, c, dim}, features.dtype(), ctx);
-  check_tensor(classes, "class_means", "classes", {n}, DType::i32, ctx);
+  check_exact(means, "class_means", "means", features.dtype(), {k, c, dim}, ctx);
+  check_exact(classes, "class_means", "classes", DType::i32, {n}, ctx);
   GROOVE_DISPATCH_FLOAT(features.dtype(), "class_means", [&] {
     GROOVE_BACKEND(ctx, class_means<T>)
     (means.data<T>(), features.data<T>(), classes.data<std::int32_t>(), k, n, dim, c, ctx);
@@ -83,8 +65,8 @@ void sq_distances(Tensor& out, const Tensor& features, const Tensor& means, Cont
   GROOVE_CHECK(features.ndim() == 3, "sq_distances: 'features' must be [K, n, N], got ", features.str());
   GROOVE_CHECK(means.ndim() == 3, "sq_distances: 'means' must be [K, C, N], got ", means.str());
   const std::int64_t k = features.dim(0), n = features.dim(1), dim = features.dim(2), c = means.dim(1);
-  check_tensor(means, "sq_distances", "means", {k, c, dim}, features.dtype(), ctx);
-  check_tensor(out, "sq_distances", "out", {k, n, c}, DType::f64, ctx);
+  check_exact(means, "sq_distances", "means", features.dtype(), {k, c, dim}, ctx);
+  check_exact(out, "sq_distances", "out", DType::f64, {k, n, c}, ctx);
   GROOVE_DISPATCH_FLOAT(features.dtype(), "sq_distances", [&] {
     GROOVE_BACKEND(ctx, sq_distances<T>)(out.data<double>(), features.data<T>(), means.data<T>(), k, n, dim, c, ctx);
   });
@@ -93,13 +75,13 @@ void sq_distances(Tensor& out, const Tensor& features, const Tensor& means, Cont
 void param_norms(Tensor& out, const Tensor& values, const Tensor& initial, const Tensor& grads,
                  const ParamSegments& weights, const ParamSegments& all, Context& ctx) {
   check_float_on(values, "param_norms", "values", ctx);
-  check_tensor(initial, "param_norms", "initial", values.shape(), values.dtype(), ctx);
-  if (grads.defined()) check_tensor(grads, "param_norms", "grads", values.shape(), values.dtype(), ctx);
+  check_exact(initial, "param_norms", "initial", values.dtype(), values.shape(), ctx);
+  if (grads.defined()) check_exact(grads, "param_norms", "grads", values.dtype(), values.shape(), ctx);
   check_segments(weights, values.numel(), "param_norms", "weights");
   check_segments(all, values.numel(), "param_norms", "all");
   GROOVE_CHECK(weights.models == all.models, "param_norms: the segment lists disagree on the number of models (",
                weights.models, " vs ", all.models, ")");
-  check_tensor(out, "param_norms", "out", {weights.models, 3 * weights.count + 1}, DType::f64, ctx);
+  check_exact(out, "param_norms", "out", DType::f64, {weights.models, 3 * weights.count + 1}, ctx);
   GROOVE_DISPATCH_FLOAT(values.dtype(), "param_norms", [&] {
     GROOVE_BACKEND(ctx, param_norms<T>)
     (out.data<double>(), values.data<T>(), initial.data<T>(), grads.defined() ? grads.data<T>() : nullptr, weights, all,
@@ -109,7 +91,7 @@ void param_norms(Tensor& out, const Tensor& values, const Tensor& initial, const
 
 void pgd_step(Tensor& delta, const Tensor& grad, double step_size, double epsilon, Context& ctx) {
   check_float_on(delta, "pgd_step", "delta", ctx);
-  check_tensor(grad, "pgd_step", "grad", delta.shape(), delta.dtype(), ctx);
+  check_exact(grad, "pgd_step", "grad", delta.dtype(), delta.shape(), ctx);
   GROOVE_CHECK(epsilon >= 0 && step_size >= 0, "pgd_step: epsilon and step_size must be >= 0, got ", epsilon, " and ",
                step_size);
   GROOVE_DISPATCH_FLOAT(delta.dtype(), "pgd_step", [&] {
@@ -120,23 +102,23 @@ void pgd_step(Tensor& delta, const Tensor& grad, double step_size, double epsilo
 
 void step_summary(Tensor& rows, Tensor& margins_ring, Tensor& scratch, const StepSummaryInputs& in, Context& ctx) {
   const char* op = "step_summary";
-  check_tensor(in.train_margins, op, "train_margins", in.train_margins.shape(), DType::f64, ctx);
+  check_exact(in.train_margins, op, "train_margins", DType::f64, in.train_margins.shape(), ctx);
   GROOVE_CHECK(in.train_margins.ndim() == 2 && in.train_margins.dim(1) >= 1, op,
                ": 'train_margins' must be [K, P] with P >= 1, got ", in.train_margins.str());
   const std::int64_t k = in.train_margins.dim(0), p = in.train_margins.dim(1);
   GROOVE_CHECK(in.layers >= 0 && in.groups >= 0 && in.every >= 1, op, ": bad layers/groups/every (", in.layers, ", ",
                in.groups, ", ", in.every, ")");
-  check_tensor(in.train_classes, op, "train_classes", {p}, DType::i32, ctx);
+  check_exact(in.train_classes, op, "train_classes", DType::i32, {p}, ctx);
   check_float_on(in.train_loss, op, "train_loss", ctx);
-  check_tensor(in.train_loss, op, "train_loss", {k}, in.train_loss.dtype(), ctx);
-  check_tensor(in.train_log10_loss, op, "train_log10_loss", {k}, in.train_loss.dtype(), ctx);
-  check_tensor(in.norms, op, "norms", {k, 3 * in.layers + 1}, DType::f64, ctx);
-  check_tensor(in.step, op, "step", {1}, DType::i32, ctx);
+  check_exact(in.train_loss, op, "train_loss", in.train_loss.dtype(), {k}, ctx);
+  check_exact(in.train_log10_loss, op, "train_log10_loss", in.train_loss.dtype(), {k}, ctx);
+  check_exact(in.norms, op, "norms", DType::f64, {k, 3 * in.layers + 1}, ctx);
+  check_exact(in.step, op, "step", DType::i32, {1}, ctx);
   std::int64_t c = 2, n_features = 0;
   if (in.train_dist.defined()) {
     GROOVE_CHECK(in.train_dist.ndim() == 3, op, ": 'train_dist' must be [K, P, C], got ", in.train_dist.str());
     c = in.train_dist.dim(2);
-    check_tensor(in.train_dist, op, "train_dist", {k, p, c}, DType::f64, ctx);
+    check_exact(in.train_dist, op, "train_dist", DType::f64, {k, p, c}, ctx);
     check_float_on(in.means, op, "means", ctx);
     GROOVE_CHECK(in.means.ndim() == 3 && in.means.dim(0) == k && in.means.dim(1) == c, op, ": 'means' must be [", k,
                  ", ", c, ", N], got ", in.means.str());
@@ -147,22 +129,22 @@ void step_summary(Tensor& rows, Tensor& margins_ring, Tensor& scratch, const Ste
     GROOVE_CHECK(in.heldout_margins.ndim() == 2, op, ": 'heldout_margins' must be [K, Q], got ",
                  in.heldout_margins.str());
     q = in.heldout_margins.dim(1);
-    check_tensor(in.heldout_margins, op, "heldout_margins", {k, q}, DType::f64, ctx);
-    check_tensor(in.heldout_classes, op, "heldout_classes", {q}, DType::i32, ctx);
-    check_tensor(in.heldout_groups, op, "heldout_groups", {q}, DType::i32, ctx);
-    check_tensor(in.heldout_per_example, op, "heldout_per_example", {2, k, q}, DType::f64, ctx);
-    if (in.train_dist.defined()) check_tensor(in.heldout_dist, op, "heldout_dist", {k, q, c}, DType::f64, ctx);
+    check_exact(in.heldout_margins, op, "heldout_margins", DType::f64, {k, q}, ctx);
+    check_exact(in.heldout_classes, op, "heldout_classes", DType::i32, {q}, ctx);
+    check_exact(in.heldout_groups, op, "heldout_groups", DType::i32, {q}, ctx);
+    check_exact(in.heldout_per_example, op, "heldout_per_example", DType::f64, {2, k, q}, ctx);
+    if (in.train_dist.defined()) check_exact(in.heldout_dist, op, "heldout_dist", DType::f64, {k, q, c}, ctx);
   }
   const int columns = stats::row_columns(in.layers, in.groups);
   GROOVE_CHECK(rows.ndim() == 3, op, ": 'rows' must be [R, K, M], got ", rows.str());
   const std::int64_t r = rows.dim(0);
-  check_tensor(rows, op, "rows", {r, k, columns}, DType::f64, ctx);
-  if (margins_ring.defined()) check_tensor(margins_ring, op, "margins_ring", {r, k, p + q}, DType::f32, ctx);
+  check_exact(rows, op, "rows", DType::f64, {r, k, columns}, ctx);
+  if (margins_ring.defined()) check_exact(margins_ring, op, "margins_ring", DType::f32, {r, k, p + q}, ctx);
   std::int64_t p2 = 1;
   while (p2 < p) p2 <<= 1;
   GROOVE_CHECK(scratch.ndim() == 2 && scratch.dim(0) == k && scratch.dim(1) >= p2, op, ": 'scratch' must be [", k,
                ", >= ", p2, "], got ", scratch.str());
-  check_tensor(scratch, op, "scratch", scratch.shape(), DType::f64, ctx);
+  check_exact(scratch, op, "scratch", DType::f64, scratch.shape(), ctx);
 
   StepSummaryArgs a;
   a.train_margins = in.train_margins.data<double>();

@@ -196,6 +196,16 @@ GROOVE_HD inline bool below_resolution(const SelectI& si, double resolution, dou
   return si.w_sq <= bound * bound * s2;
 }
 
+// The decision after each working-set selection, shared by both backends: kConverged,
+// kBelowResolution, kMaxIter (iteration limit reached), or kContinue to take the pair step.
+inline constexpr int kContinue = -1;
+GROOVE_HD inline int step_status(const SelectI& si, const SelectJ& sj, double tol, double resolution, double s2,
+                                 std::int64_t iter, std::int64_t max_iter) {
+  if (optimal(si, sj, tol)) return kConverged;
+  if (below_resolution(si, resolution, s2)) return kBelowResolution;
+  return iter >= max_iter ? kMaxIter : kContinue;
+}
+
 // The two-variable update of LIBSVM's Solver::solve for a pair (i, j) with equal box C (inf allowed):
 // minimizes the dual along the feasible direction, then clips to [0, C] keeping y_i a_i + y_j a_j.
 // g_ii, g_jj, g_ij: Gram entries; grad_i, grad_j: gradients; a_i, a_j: updated in place.

@@ -6,17 +6,15 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/validate.h"
+
 namespace groove::ops {
 
 namespace {
 constexpr const char* kOp = "svm_dual_solve";
 
 void check_tensor_on(const Tensor& t, const char* name, DType dtype, const Context& ctx) {
-  GROOVE_CHECK(t.defined(), kOp, ": tensor '", name, "' is undefined");
-  GROOVE_CHECK(t.dtype() == dtype, kOp, ": tensor '", name, "' has dtype ", dtype_name(t.dtype()), ", expected ",
-               dtype_name(dtype));
-  GROOVE_CHECK(t.device() == ctx.device(), kOp, ": tensor '", name, "' (", t.str(), ") is not on ", ctx.device().str(),
-               ", the context's device");
+  detail::check_dtype_on(t, kOp, name, dtype, ctx);
 }
 
 void check_shape_is(const Tensor& t, const char* name, const Shape& expected, const Tensor& gram) {
@@ -82,13 +80,9 @@ void svm_dual_solve(Tensor& alpha, Tensor& bias, Tensor& info, Tensor& summary, 
   SvmSolveOptions resolved = options;
   if (resolved.max_iter == 0) resolved.max_iter = svm_default_max_iter(examples);
   double* summary_ptr = summary.defined() ? summary.data<double>() : nullptr;
-#if GROOVE_WITH_CUDA
-  auto* fn = ctx.is_cuda() ? &cuda::svm_dual_solve : &cpu::svm_dual_solve;
-#else
-  auto* fn = &cpu::svm_dual_solve;
-#endif
-  fn(alpha.data<double>(), bias.data<double>(), info.data<std::int32_t>(), summary_ptr, gram.data<double>(),
-     y.data<double>(), s, resolved, ctx);
+  GROOVE_BACKEND(ctx, svm_dual_solve)
+  (alpha.data<double>(), bias.data<double>(), info.data<std::int32_t>(), summary_ptr, gram.data<double>(),
+   y.data<double>(), s, resolved, ctx);
 }
 
 }  // namespace groove::ops

@@ -38,19 +38,6 @@ std::int64_t next_log_step(std::int64_t s) {
   return 10 * decade;
 }
 
-Tensor host_i32(const std::vector<std::int32_t>& v) {
-  Tensor t = Tensor::host({static_cast<std::int64_t>(v.size())}, DType::i32);
-  for (std::size_t i = 0; i < v.size(); ++i) t.flat<std::int32_t>(static_cast<std::int64_t>(i)) = v[i];
-  return t;
-}
-
-std::vector<std::int32_t> to_vector_i32(const Tensor& t) {
-  const Tensor h = t.to_host();
-  std::vector<std::int32_t> v(static_cast<std::size_t>(h.numel()));
-  for (std::int64_t i = 0; i < h.numel(); ++i) v[static_cast<std::size_t>(i)] = h.flat<std::int32_t>(i);
-  return v;
-}
-
 }  // namespace
 
 struct Monitor::Impl {
@@ -80,7 +67,7 @@ struct Monitor::Impl {
   Var eval_held_logits, eval_held_features, eval_train_logits, eval_train_features;
 
   // Ring and drain.
-  std::int64_t ring = 1, drain_every = 1, columns_step = 0;
+  std::int64_t ring = 1, drain_every = 1;
   std::int64_t next_row_step = 0;  // first step whose row is not yet enqueued for copy
   struct Pending {
     std::vector<std::int64_t> steps;
@@ -158,11 +145,13 @@ void Monitor::Impl::setup() {
                  " is outside [0, ", logit_classes, ")");
     return static_cast<int>(label);
   };
-  const std::vector<std::int32_t> train_labels = to_vector_i32(train.labels);
+  const std::vector<std::int32_t> train_labels = train.labels.to_vector<std::int32_t>();
   for (std::size_t i = 0; i < train_labels.size(); ++i) {
     train_class_host.push_back(class_of(train_labels[i], "train", static_cast<std::int64_t>(i)));
   }
-  train_classes = host_i32(train_class_host).to(*ctx);
+  train_classes =
+      Tensor::from_vector<std::int32_t>({static_cast<std::int64_t>(train_class_host.size())}, train_class_host)
+          .to(*ctx);
   if (train.weights.defined()) {
     const Tensor w = train.weights.to_host();
     for (std::int64_t i = 0; i < w.numel(); ++i) weight_sum += w.value(i);
@@ -180,15 +169,17 @@ void Monitor::Impl::setup() {
     GROOVE_CHECK(held.groups.defined() && held.groups.shape() == Shape{q}, "monitor: held-out groups must be [", q,
                  "]");
     groups = static_cast<std::int64_t>(held.group_names.size());
-    const std::vector<std::int32_t> labels = to_vector_i32(held.labels);
-    held_group_host = to_vector_i32(held.groups);
+    const std::vector<std::int32_t> labels = held.labels.to_vector<std::int32_t>();
+    held_group_host = held.groups.to_vector<std::int32_t>();
     for (std::int64_t i = 0; i < q; ++i) {
       held_class_host.push_back(class_of(labels[static_cast<std::size_t>(i)], "held-out", i));
       const std::int32_t g = held_group_host[static_cast<std::size_t>(i)];
       GROOVE_CHECK(g >= 0 && g < groups, "monitor: held-out example ", i, " is in group ", g, " but there are ", groups,
                    " group names");
     }
-    held_classes = host_i32(held_class_host).to(*ctx);
+    held_classes =
+        Tensor::from_vector<std::int32_t>({static_cast<std::int64_t>(held_class_host.size())}, held_class_host)
+            .to(*ctx);
   }
 
   // Weight layers: the parameters named "*.weight", in order.
@@ -483,8 +474,9 @@ void Monitor::Impl::snapshot(std::int64_t step) {
             use_held ? held_class_host[static_cast<std::size_t>(i)] : train_class_host[static_cast<std::size_t>(i)];
         grp[static_cast<std::size_t>(i)] = use_held ? held_group_host[static_cast<std::size_t>(i)] : -1;
       }
-      write_npy(dir + "/classes.npy", host_i32(labels));
-      write_npy(dir + "/groups.npy", host_i32(grp));
+      write_npy(dir + "/classes.npy",
+                Tensor::from_vector<std::int32_t>({static_cast<std::int64_t>(labels.size())}, labels));
+      write_npy(dir + "/groups.npy", Tensor::from_vector<std::int32_t>({static_cast<std::int64_t>(grp.size())}, grp));
     }
   }
   snapshot_taken.push_back(step);

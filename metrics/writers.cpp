@@ -328,6 +328,25 @@ bool is_not_computed(float value) {
 // ---------------------------------------------------------------------------------------------
 // CsvWriter
 
+namespace {
+// Runs flush (which syncs), then closes fd and sets it to -1, also when flush throws; a failed
+// close is an error naming the file.
+template <typename Flush>
+void close_flushed(int& fd, const std::string& path, const Flush& flush) {
+  if (fd < 0) return;
+  try {
+    flush();
+  } catch (...) {
+    ::close(fd);
+    fd = -1;
+    throw;
+  }
+  const int rc = ::close(fd);
+  fd = -1;
+  if (rc != 0) GROOVE_THROW("cannot write '", path, "': close failed: ", errno_text(errno));
+}
+}  // namespace
+
 CsvWriter::CsvWriter(const std::string& path, std::vector<CsvColumn> columns, OpenMode mode)
     : path_(path), columns_(std::move(columns)) {
   GROOVE_CHECK(!columns_.empty(), "CsvWriter '", path_, "': no columns");
@@ -459,17 +478,7 @@ void CsvWriter::flush(bool sync) {
 }
 
 void CsvWriter::close() {
-  if (fd_ < 0) return;
-  try {
-    flush(true);
-  } catch (...) {
-    ::close(fd_);
-    fd_ = -1;
-    throw;
-  }
-  const int rc = ::close(fd_);
-  fd_ = -1;
-  if (rc != 0) GROOVE_THROW("cannot write '", path_, "': close failed: ", errno_text(errno));
+  close_flushed(fd_, path_, [this] { flush(true); });
 }
 
 void CsvWriter::truncate_rows(std::int64_t n) {
@@ -685,17 +694,7 @@ void NpyAppender::flush(bool sync) {
 }
 
 void NpyAppender::close() {
-  if (fd_ < 0) return;
-  try {
-    flush(true);
-  } catch (...) {
-    ::close(fd_);
-    fd_ = -1;
-    throw;
-  }
-  const int rc = ::close(fd_);
-  fd_ = -1;
-  if (rc != 0) GROOVE_THROW("cannot write '", path_, "': close failed: ", errno_text(errno));
+  close_flushed(fd_, path_, [this] { flush(true); });
 }
 
 void NpyAppender::truncate_rows(std::int64_t n) {

@@ -72,15 +72,8 @@ void solve_model(double* a, double* bias, std::int32_t* info, double* summary, c
                                    svm::select_j_term(int(t), ys[t], a[t], grad[t], C, pi.value, g_ii, diag[t], gi[t]));
       }
     }
-    if (svm::optimal(si, sj, o.tol)) {
-      status = svm::kConverged;
-      break;
-    }
-    if (svm::below_resolution(si, o.resolution, s2)) {
-      status = svm::kBelowResolution;
-      break;
-    }
-    if (iter >= o.max_iter) break;
+    status = svm::step_status(si, sj, o.tol, o.resolution, s2, iter, o.max_iter);
+    if (status != svm::kContinue) break;
     const svm::Pick pj = sj.best;
     const std::int64_t i = pi.index, j = pj.index;
     double ai = pi.alpha, aj = pj.alpha;

@@ -158,15 +158,8 @@ __global__ void __launch_bounds__(kSvmBlock)
       }
     }
     sj = block_reduce(sj, svm::select_j_identity(), SelectJCombine{}, sh.sj_part, &sh.sj_res);
-    if (svm::optimal(si, sj, o.tol)) {
-      status = svm::kConverged;
-      break;
-    }
-    if (svm::below_resolution(si, o.resolution, s2)) {
-      status = svm::kBelowResolution;
-      break;
-    }
-    if (iter >= o.max_iter) break;
+    status = svm::step_status(si, sj, o.tol, o.resolution, s2, iter, o.max_iter);
+    if (status != svm::kContinue) break;
     const svm::Pick pj = sj.best;
     const std::int64_t i = pi.index, j = pj.index;
     double ai = pi.alpha, aj = pj.alpha;

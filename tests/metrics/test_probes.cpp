@@ -15,6 +15,7 @@
 #include "kernels/ops.h"
 #include "metrics/probes.h"
 #include "tests/common/test_util.h"
+#include "tests/metrics/probe_data.h"
 
 namespace groove {
 namespace {
@@ -148,50 +149,6 @@ Mat model_of(const Tensor& t, std::int64_t k) {
 
 // ---------------------------------------------------------------------------------------------
 // Data
-
-// Features whose class centers are separated by `sep`: x = noise + sep * center[k, label], noise
-// and centers uniform in +-[0.1, 1). Labels are p % classes, held-out groups q % groups.
-ProbeSet make_set(std::int64_t K, std::int64_t P, std::int64_t N, std::int64_t Q, int classes, int groups, double sep,
-                  std::uint64_t seed, DType dtype = DType::f64) {
-  const int C = std::max(classes, 2);
-  ProbeSet s;
-  s.classes = classes;
-  s.groups = groups;
-  const Tensor centers = test::random_tensor({K, C, N}, DType::f64, seed);
-  auto features = [&](std::int64_t rows, std::uint64_t sd, const std::vector<std::int32_t>& lab) {
-    Tensor noise = test::random_tensor({K, rows, N}, DType::f64, sd);
-    Tensor out = Tensor::host({K, rows, N}, dtype);
-    for (std::int64_t k = 0; k < K; ++k) {
-      for (std::int64_t r = 0; r < rows; ++r) {
-        for (std::int64_t n = 0; n < N; ++n) {
-          const double v =
-              noise.flat<double>((k * rows + r) * N + n) + sep * centers.flat<double>((k * C + lab[r]) * N + n);
-          if (dtype == DType::f64) {
-            out.flat<double>((k * rows + r) * N + n) = v;
-          } else {
-            out.flat<float>((k * rows + r) * N + n) = static_cast<float>(v);
-          }
-        }
-      }
-    }
-    return out;
-  };
-  std::vector<std::int32_t> labels(static_cast<std::size_t>(P)), test_labels(static_cast<std::size_t>(Q)),
-      test_groups(static_cast<std::size_t>(Q));
-  for (std::int64_t p = 0; p < P; ++p) labels[p] = static_cast<std::int32_t>((p * 7 + 3) % C);
-  for (std::int64_t q = 0; q < Q; ++q) {
-    test_labels[q] = static_cast<std::int32_t>((q * 5 + 1) % C);
-    test_groups[q] = groups > 0 ? static_cast<std::int32_t>(q % groups) : 0;
-  }
-  s.train_features = features(P, seed + 1, labels);
-  s.train_labels = Tensor::from_vector<std::int32_t>({P}, labels);
-  if (Q > 0) {
-    s.test_features = features(Q, seed + 2, test_labels);
-    s.test_labels = Tensor::from_vector<std::int32_t>({Q}, test_labels);
-    s.test_groups = Tensor::from_vector<std::int32_t>({Q}, test_groups);
-  }
-  return s;
-}
 
 // Applies x -> scale * x + shift[n] to every feature tensor of a set (f64 copies).
 ProbeSet transformed(const ProbeSet& s, double scale, double shift_seed) {
@@ -495,7 +452,7 @@ TEST_F(Probes, RidgeMatchesDenseFormulaPrimalAndDual) {
   for (const Case& cs : {Case{30, 8, 12, 2, 3}, Case{9, 14, 7, 2, 2}, Case{25, 6, 10, 4, 2}, Case{8, 20, 9, 3, 0},
                          Case{12, 12, 0, 1, 0}}) {
     const std::int64_t K = 3;
-    const ProbeSet s = make_set(K, cs.P, cs.N, cs.Q, cs.classes, cs.groups, 0.6, 100 + cs.P * cs.N);
+    const ProbeSet s = test::make_probe_set(K, cs.P, cs.N, cs.Q, cs.classes, cs.groups, 0.6, 100 + cs.P * cs.N);
     const double lambda = 0.05;
     const std::int64_t out = std::max(cs.classes, 2) == 2 ? 1 : std::max(cs.classes, 2);
     const std::vector<std::int32_t> labels = ints(s.train_labels);
@@ -539,7 +496,7 @@ TEST_F(Probes, RidgeMatchesDenseFormulaPrimalAndDual) {
 
 TEST_F(Probes, RidgeSeparableReachesAccuracyOneAndIsScaleInvariant) {
   for (auto [P, N] : {std::pair<std::int64_t, std::int64_t>{40, 10}, {10, 30}}) {
-    const ProbeSet s = make_set(2, P, N, 15, 3, 2, 6.0, 7 + P);
+    const ProbeSet s = test::make_probe_set(2, P, N, 15, 3, 2, 6.0, 7 + P);
     const auto res = metrics::ridge_probe(s, 1e-3, ctx);
     for (std::int64_t k = 0; k < 2; ++k) {
       EXPECT_EQ(res.train_accuracy[k], 1.0);
@@ -550,7 +507,7 @@ TEST_F(Probes, RidgeSeparableReachesAccuracyOneAndIsScaleInvariant) {
     // the scale squared) unchanged.
     ProbeOptions o;
     o.keep_weights = true;
-    const ProbeSet noisy = make_set(2, P, N, 15, 2, 2, 0.3, 9 + P);
+    const ProbeSet noisy = test::make_probe_set(2, P, N, 15, 2, 2, 0.3, 9 + P);
     const auto a = metrics::ridge_probe(noisy, 0.1, ctx, o);
     const auto b = metrics::ridge_probe(transformed(noisy, 1000.0, 3.0), 0.1, ctx, o);
     expect_vec_near(b.train_accuracy, a.train_accuracy, 0, "train accuracy");
@@ -630,7 +587,7 @@ TEST_F(Probes, LogisticConvergesToTheGradientTolerance) {
                          },
                          Case{12, 25, 9, 2, 3, 0.5}, Case{36, 8, 12, 3, 2, 0.7}, Case{10, 16, 0, 4, 0, 0.7}}) {
     const std::int64_t K = 3, out = cs.classes == 2 ? 1 : cs.classes;
-    const ProbeSet s = make_set(K, cs.P, cs.N, cs.Q, cs.classes, cs.groups, cs.sep, 300 + cs.P);
+    const ProbeSet s = test::make_probe_set(K, cs.P, cs.N, cs.Q, cs.classes, cs.groups, cs.sep, 300 + cs.P);
     const double lambda = 0.01, tol = 1e-9;
     ProbeOptions o;
     o.keep_weights = true;
@@ -682,18 +639,18 @@ TEST_F(Probes, LogisticConvergesToTheGradientTolerance) {
 }
 
 TEST_F(Probes, LogisticSeparableAccuracyOneInvarianceAndIterationCap) {
-  const ProbeSet s = make_set(2, 30, 12, 16, 2, 2, 5.0, 77);
+  const ProbeSet s = test::make_probe_set(2, 30, 12, 16, 2, 2, 5.0, 77);
   const auto res = metrics::logistic_probe(s, 1e-3, 5000, 1e-8, ctx);
   for (std::int64_t k = 0; k < 2; ++k) {
     EXPECT_EQ(res.train_accuracy[k], 1.0);
     EXPECT_EQ(res.test_accuracy[k], 1.0);
     EXPECT_EQ(res.converged[k], 1);
   }
-  const ProbeSet m = make_set(2, 30, 12, 16, 4, 2, 5.0, 78);
+  const ProbeSet m = test::make_probe_set(2, 30, 12, 16, 4, 2, 5.0, 78);
   const auto rm = metrics::logistic_probe(m, 1e-3, 5000, 1e-8, ctx);
   for (std::int64_t k = 0; k < 2; ++k) EXPECT_EQ(rm.train_accuracy[k], 1.0);
   // Feature scaling and translation: same standardized problem, same iterates.
-  const ProbeSet noisy = make_set(2, 30, 12, 16, 3, 2, 0.4, 79);
+  const ProbeSet noisy = test::make_probe_set(2, 30, 12, 16, 3, 2, 0.4, 79);
   const auto a = metrics::logistic_probe(noisy, 0.01, 3000, 1e-9, ctx);
   const auto b = metrics::logistic_probe(transformed(noisy, 250.0, 2.0), 0.01, 3000, 1e-9, ctx);
   expect_vec_near(b.train_accuracy, a.train_accuracy, 0, "train accuracy");
@@ -787,7 +744,7 @@ TEST_F(Probes, FisherMatchesDenseFormulaAndEigenvectorClaim) {
   };
   for (const Case& cs : {Case{30, 6, 24, 3, 3}, Case{10, 24, 8, 2, 2}, Case{14, 12, 20, 2, 4}}) {
     const std::int64_t K = 2;
-    const ProbeSet s = make_set(K, cs.P, cs.N, cs.Q, cs.classes, cs.groups, 0.8, 500 + cs.N);
+    const ProbeSet s = test::make_probe_set(K, cs.P, cs.N, cs.Q, cs.classes, cs.groups, 0.8, 500 + cs.N);
     const std::vector<std::int32_t> labels = ints(s.train_labels), tg = ints(s.test_groups);
     const int target = 1;
     const double ridge = 0.02;
@@ -829,7 +786,7 @@ TEST_F(Probes, FisherMatchesDenseFormulaAndEigenvectorClaim) {
 
 TEST_F(Probes, FisherEmptySetsAndInvariance) {
   // Group 2 of 3 has no held-out examples (Q = 2 rows in groups 0 and 1 only).
-  ProbeSet s = make_set(2, 16, 5, 2, 2, 3, 0.5, 41);
+  ProbeSet s = test::make_probe_set(2, 16, 5, 2, 2, 3, 0.5, 41);
   const auto res = metrics::fisher(s, 0, 0.1, ctx);
   for (std::int64_t k = 0; k < 2; ++k) {
     EXPECT_TRUE(std::isfinite(res.criterion[k * 4 + 0]));
@@ -837,7 +794,7 @@ TEST_F(Probes, FisherEmptySetsAndInvariance) {
     EXPECT_TRUE(std::isnan(res.centroid_distance[k * 4 + 3]));
   }
   EXPECT_EQ(res.other_count[3], 0);
-  const ProbeSet t = make_set(2, 20, 9, 12, 3, 2, 0.5, 42);
+  const ProbeSet t = test::make_probe_set(2, 20, 9, 12, 3, 2, 0.5, 42);
   const auto a = metrics::fisher(t, 2, 0.05, ctx), b = metrics::fisher(transformed(t, 40.0, 1.5), 2, 0.05, ctx);
   expect_vec_near(b.criterion, a.criterion, 1e-9, "J under scaling");
   std::vector<double> scaled(a.centroid_distance);
@@ -884,7 +841,7 @@ TEST_F(Probes, RsmIsThePearsonCorrelationOfMeanVectors) {
                                {15, 4, 6, 4, 3},
                                {16, 5, 2, 2, 3}}) {  // group 2 is empty: NaN rows and columns
     const std::int64_t K = 3;
-    const ProbeSet s = make_set(K, P, N, Q, C, G, 0.7, 60 + N, DType::f32);
+    const ProbeSet s = test::make_probe_set(K, P, N, Q, C, G, 0.7, 60 + N, DType::f32);
     ProbeOptions o;
     o.max_workspace_bytes = 1;
     const Tensor r = metrics::rsm(s, ctx, o);
@@ -935,7 +892,7 @@ TEST_F(Probes, RsmIsThePearsonCorrelationOfMeanVectors) {
 }
 
 TEST_F(Probes, RsaSpearmanWithTiesAndOwnDissimilarity) {
-  const ProbeSet s = make_set(3, 24, 10, 12, 3, 3, 0.8, 91);
+  const ProbeSet s = test::make_probe_set(3, 24, 10, 12, 3, 3, 0.8, 91);
   const Tensor r = metrics::rsm(s, ctx);
   const std::int64_t M = 6;
   // Own dissimilarity as the reference: 1 for every model.
@@ -946,7 +903,7 @@ TEST_F(Probes, RsaSpearmanWithTiesAndOwnDissimilarity) {
     EXPECT_NEAR(rho[k], 1.0, 1e-14);
   }
   // A model whose RSM has NaN (an empty group) gets NaN.
-  const ProbeSet empty_group = make_set(2, 12, 5, 2, 2, 3, 0.8, 92);
+  const ProbeSet empty_group = test::make_probe_set(2, 12, 5, 2, 2, 3, 0.8, 92);
   const Tensor re = metrics::rsm(empty_group, ctx);
   Tensor five = Tensor::host({5, 5}, DType::f64);
   for (std::int64_t i = 0; i < 25; ++i) five.flat<double>(i) = (i / 5 == i % 5) ? 0.0 : 1.0 + (i / 5 + i % 5) % 3;
@@ -997,7 +954,7 @@ TEST_F(Probes, RsaReferenceErrorsNameTheTensor) {
 TEST_F(Probes, KernelAlignmentMatchesTheExplicitKernel) {
   for (auto [P, N, C] : {std::tuple<std::int64_t, std::int64_t, int>{20, 6, 2}, {7, 25, 2}, {18, 5, 4}, {6, 11, 3}}) {
     const std::int64_t K = 3;
-    const ProbeSet s = make_set(K, P, N, 0, C, 0, 0.7, 70 + P);
+    const ProbeSet s = test::make_probe_set(K, P, N, 0, C, 0, 0.7, 70 + P);
     const std::vector<std::int32_t> labels = ints(s.train_labels);
     for (ProbeForm form : {ProbeForm::automatic, ProbeForm::primal, ProbeForm::dual}) {
       ProbeOptions o;
@@ -1042,7 +999,7 @@ void expect_error_naming(const std::function<void()>& f, const std::string& text
 }
 
 TEST_F(Probes, BadInputsNameTheTensor) {
-  const ProbeSet good = make_set(2, 10, 4, 6, 3, 2, 0.5, 3);
+  const ProbeSet good = test::make_probe_set(2, 10, 4, 6, 3, 2, 0.5, 3);
   {
     ProbeSet s = good;
     s.train_labels = Tensor::host_zeros({10}, DType::f32);

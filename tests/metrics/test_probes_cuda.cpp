@@ -13,6 +13,7 @@
 #include "kernels/ops.h"
 #include "metrics/probes.h"
 #include "tests/common/test_util.h"
+#include "tests/metrics/probe_data.h"
 
 namespace groove {
 namespace {
@@ -211,47 +212,6 @@ TEST_F(LinalgCuda, LogisticSetupResidualUpdate) {
 // ---------------------------------------------------------------------------------------------
 // Statistics
 
-// Class-separated random features (as in test_probes.cpp) on the host.
-ProbeSet make_set(std::int64_t K, std::int64_t P, std::int64_t N, std::int64_t Q, int classes, int groups, double sep,
-                  std::uint64_t seed, DType dtype) {
-  const int C = std::max(classes, 2);
-  ProbeSet s;
-  s.classes = classes;
-  s.groups = groups;
-  const Tensor centers = test::random_tensor({K, C, N}, DType::f64, seed);
-  auto features = [&](std::int64_t rows, std::uint64_t sd, const std::vector<std::int32_t>& lab) {
-    const Tensor noise = test::random_tensor({K, rows, N}, DType::f64, sd);
-    Tensor x = Tensor::host({K, rows, N}, DType::f64);
-    for (std::int64_t k = 0; k < K; ++k) {
-      for (std::int64_t r = 0; r < rows; ++r) {
-        for (std::int64_t n = 0; n < N; ++n) {
-          x.flat<double>((k * rows + r) * N + n) =
-              noise.flat<double>((k * rows + r) * N + n) + sep * centers.flat<double>((k * C + lab[r]) * N + n);
-        }
-      }
-    }
-    Tensor out = Tensor::host({K, rows, N}, dtype);
-    Context host;
-    ops::convert(out, x, host);
-    return out;
-  };
-  std::vector<std::int32_t> labels(static_cast<std::size_t>(P)), tl(static_cast<std::size_t>(Q)),
-      tg(static_cast<std::size_t>(Q));
-  for (std::int64_t p = 0; p < P; ++p) labels[p] = static_cast<std::int32_t>((p * 7 + 3) % C);
-  for (std::int64_t q = 0; q < Q; ++q) {
-    tl[q] = static_cast<std::int32_t>((q * 5 + 1) % C);
-    tg[q] = groups > 0 ? static_cast<std::int32_t>(q % groups) : 0;
-  }
-  s.train_features = features(P, seed + 1, labels);
-  s.train_labels = Tensor::from_vector<std::int32_t>({P}, labels);
-  if (Q > 0) {
-    s.test_features = features(Q, seed + 2, tl);
-    s.test_labels = Tensor::from_vector<std::int32_t>({Q}, tl);
-    s.test_groups = Tensor::from_vector<std::int32_t>({Q}, tg);
-  }
-  return s;
-}
-
 // The set on a device: features moved; labels moved too when `labels_on_device`.
 ProbeSet to_device(const ProbeSet& s, Context& ctx, bool labels_on_device) {
   ProbeSet d = s;
@@ -276,7 +236,7 @@ class ProbesCuda : public GpuTest {};
 TEST_F(ProbesCuda, RidgeAndFisher) {
   for (const Shape5& sh : kShapes) {
     for (DType dt : {DType::f32, DType::f64}) {
-      const ProbeSet s = make_set(sh.K, sh.P, sh.N, sh.Q, sh.classes, sh.groups, 0.7, 9 + sh.P, dt);
+      const ProbeSet s = test::make_probe_set(sh.K, sh.P, sh.N, sh.Q, sh.classes, sh.groups, 0.7, 9 + sh.P, dt);
       const ProbeSet g = to_device(s, *gpu, dt == DType::f64);
       const std::string what = "P " + std::to_string(sh.P) + " N " + std::to_string(sh.N) + " " + dtype_name(dt);
       for (ProbeForm form : {ProbeForm::primal, ProbeForm::dual}) {
@@ -306,7 +266,7 @@ TEST_F(ProbesCuda, RidgeAndFisher) {
 
 TEST_F(ProbesCuda, Logistic) {
   for (const Shape5& sh : kShapes) {
-    const ProbeSet s = make_set(sh.K, sh.P, sh.N, sh.Q, sh.classes, sh.groups, 0.7, 19 + sh.P, DType::f32);
+    const ProbeSet s = test::make_probe_set(sh.K, sh.P, sh.N, sh.Q, sh.classes, sh.groups, 0.7, 19 + sh.P, DType::f32);
     const ProbeSet g = to_device(s, *gpu, true);
     ProbeOptions o;
     o.keep_weights = true;
@@ -332,7 +292,7 @@ TEST_F(ProbesCuda, Logistic) {
 TEST_F(ProbesCuda, RsmAndKernelAlignment) {
   for (const Shape5& sh : kShapes) {
     for (DType dt : {DType::f32, DType::f64}) {
-      const ProbeSet s = make_set(sh.K, sh.P, sh.N, sh.Q, sh.classes, sh.groups, 0.7, 29 + sh.P, dt);
+      const ProbeSet s = test::make_probe_set(sh.K, sh.P, sh.N, sh.Q, sh.classes, sh.groups, 0.7, 29 + sh.P, dt);
       const ProbeSet g = to_device(s, *gpu, dt == DType::f32);
       const std::string what = "P " + std::to_string(sh.P) + " N " + std::to_string(sh.N) + " " + dtype_name(dt);
       ProbeOptions o;
