@@ -43,7 +43,7 @@ std::int64_t next_log_step(std::int64_t s) {
 struct Monitor::Impl {
   // What is watched.
   nn::Trainer* trainer;
-  const nn::Mlp* model;
+  const nn::Model* model;
   Context* ctx;
   nn::TrainData train;
   HeldOut held;
@@ -96,7 +96,7 @@ struct Monitor::Impl {
   std::vector<std::string> summaries;
   bool finished = false;
 
-  Impl(nn::Trainer& t, const nn::Mlp& m, const nn::TrainData& data, HeldOut h, MonitorSpec s)
+  Impl(nn::Trainer& t, const nn::Model& m, const nn::TrainData& data, HeldOut h, MonitorSpec s)
       : trainer(&t),
         model(&m),
         ctx(&t.context()),
@@ -126,7 +126,7 @@ void Monitor::Impl::setup() {
   GROOVE_CHECK(train.x.defined() && train.x.ndim() == 2, "monitor: train x must be [P, D], got ", train.x.str());
   GROOVE_CHECK(train.labels.defined(), "monitor: the statistics need class labels (train labels are undefined)");
   p = train.x.dim(0);
-  logit_classes = model->spec().output_dim;
+  logit_classes = model->output_dim();
   classes = std::max<std::int64_t>(2, logit_classes);
   loss_spec = trainer->spec().loss;
   GROOVE_CHECK(spec.every >= 1, "monitor: every must be >= 1, got ", spec.every);
@@ -195,9 +195,9 @@ void Monitor::Impl::setup() {
     }
   }
   layers = weight_segments.count;
-  hidden = !model->spec().hidden.empty();
-  features = hidden ? model->spec().hidden.back() : 0;
-  clean_train = trainer->spec().batch_size > 0 || model->spec().dropout > 0 || model->spec().noise_stddev > 0;
+  features = model->feature_dim();
+  hidden = features > 0;
+  clean_train = trainer->spec().batch_size > 0 || model->stochastic();
 
   // Buffers.
   const DType dt = params.dtype();
@@ -569,7 +569,7 @@ void Monitor::Impl::write_summaries() {
 // ---------------------------------------------------------------------------------------------
 // Monitor
 
-Monitor::Monitor(nn::Trainer& trainer, const nn::Mlp& model, const nn::TrainData& train, HeldOut held_out,
+Monitor::Monitor(nn::Trainer& trainer, const nn::Model& model, const nn::TrainData& train, HeldOut held_out,
                  MonitorSpec spec)
     : impl_(std::make_unique<Impl>(trainer, model, train, std::move(held_out), std::move(spec))) {
   impl_->setup();

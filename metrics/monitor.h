@@ -75,7 +75,7 @@ class Monitor {
  public:
   // Watches `trainer` (whose forward is model.forward_fn()) training on `train`. Installs the
   // trainer's observer; the Monitor must outlive the training it watches.
-  Monitor(nn::Trainer& trainer, const nn::Mlp& model, const nn::TrainData& train, HeldOut held_out, MonitorSpec spec);
+  Monitor(nn::Trainer& trainer, const nn::Model& model, const nn::TrainData& train, HeldOut held_out, MonitorSpec spec);
   ~Monitor();
   Monitor(const Monitor&) = delete;
   Monitor& operator=(const Monitor&) = delete;

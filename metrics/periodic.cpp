@@ -10,7 +10,7 @@
 
 namespace groove::metrics {
 
-Periodic::Periodic(const nn::Mlp& model, const PeriodicSpec& spec, std::int64_t classes,
+Periodic::Periodic(const nn::Model& model, const PeriodicSpec& spec, std::int64_t classes,
                    std::vector<std::string> groups, bool hidden, bool has_heldout)
     : model_(&model),
       spec_(spec),

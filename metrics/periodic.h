@@ -19,7 +19,7 @@ struct PeriodicInputs {
 
 class Periodic {
  public:
-  Periodic(const nn::Mlp& model, const PeriodicSpec& spec, std::int64_t classes, std::vector<std::string> groups,
+  Periodic(const nn::Model& model, const PeriodicSpec& spec, std::int64_t classes, std::vector<std::string> groups,
            bool hidden, bool has_heldout);
 
   // Names of the periodic columns, in order.
@@ -30,7 +30,7 @@ class Periodic {
   Tensor features(const Tensor& x) const;
 
  private:
-  const nn::Mlp* model_;
+  const nn::Model* model_;
   PeriodicSpec spec_;
   std::int64_t classes_;
   std::vector<std::string> groups_;

@@ -6,13 +6,13 @@
 
 namespace groove::metrics {
 
-Tensor pgd_margins(const nn::Mlp& model, const Tensor& x, const Tensor& labels, const PgdSpec& spec) {
+Tensor pgd_margins(const nn::Model& model, const Tensor& x, const Tensor& labels, const PgdSpec& spec) {
   Context& ctx = model.params().context();
   GROOVE_CHECK(x.defined() && x.ndim() == 2, "pgd: x must be [Q, D], got ", x.str());
   GROOVE_CHECK(x.dtype() == model.params().dtype(), "pgd: x is ", x.str(), " but the model is ",
                dtype_name(model.params().dtype()));
-  GROOVE_CHECK(x.dim(1) == model.spec().input_dim, "pgd: x has ", x.dim(1), " features, the model takes ",
-               model.spec().input_dim);
+  GROOVE_CHECK(x.dim(1) == model.input_dim(), "pgd: x has ", x.dim(1), " features, the model takes ",
+               model.input_dim());
   GROOVE_CHECK(spec.epsilon >= 0 && spec.steps >= 0 && spec.step_size >= 0,
                "pgd: epsilon, steps and step_size must be >= 0, got ", spec.epsilon, ", ", spec.steps, ", ",
                spec.step_size);
@@ -35,7 +35,7 @@ Tensor pgd_margins(const nn::Mlp& model, const Tensor& x, const Tensor& labels, 
   rng.train = false;
   const Var logits = model.forward(tape, xv, rng);
   ops::LossSpec loss;
-  loss.kind = model.spec().output_dim == 1 ? LossKind::logistic : LossKind::softmax_cross_entropy;
+  loss.kind = model.output_dim() == 1 ? LossKind::logistic : LossKind::softmax_cross_entropy;
   const nn::LossOutput out = nn::loss(tape, logits, loss, labels);
   const double step_size = spec.step_size > 0 ? spec.step_size : 2.5 * spec.epsilon / std::max(1, spec.steps);
   for (int it = 0; it < spec.steps && spec.epsilon > 0; ++it) {

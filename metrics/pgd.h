@@ -18,6 +18,6 @@ struct PgdSpec {
 // (hinge losses have zero gradient on examples beyond the margin). The model runs in evaluation
 // mode (no dropout or noise). x: [Q, D] and labels: i32 [Q] on the model's device. Overwrites the
 // parameter gradients of the model's ParamStore (call it between training steps).
-Tensor pgd_margins(const nn::Mlp& model, const Tensor& x, const Tensor& labels, const PgdSpec& spec);
+Tensor pgd_margins(const nn::Model& model, const Tensor& x, const Tensor& labels, const PgdSpec& spec);
 
 }  // namespace groove::metrics

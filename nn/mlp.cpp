@@ -111,8 +111,4 @@ Var Mlp::forward(Tape& tape, Var x, const RngRef& rng) const {
   return h;
 }
 
-ForwardFn Mlp::forward_fn() const {
-  return [this](Tape& tape, Var x, const RngRef& rng) { return forward(tape, x, rng); };
-}
-
 }  // namespace groove::nn

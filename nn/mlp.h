@@ -11,8 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "nn/functional.h"
-#include "nn/params.h"
+#include "nn/model.h"
 
 namespace groove::nn {
 
@@ -45,26 +44,27 @@ struct EnsembleSpec {
   static V at(const std::vector<V>& values, std::int64_t k, std::int64_t models, const char* what);
 };
 
-// A forward function over bound parameters: (tape, input, randomness) -> logits [K, P, C].
-using ForwardFn = std::function<Var(Tape&, Var, const RngRef&)>;
-
-class Mlp {
+class Mlp : public Model {
  public:
   Mlp(Context& ctx, const MlpSpec& spec, const EnsembleSpec& ensemble);
 
-  ParamStore& params() { return params_; }
-  const ParamStore& params() const { return params_; }
+  ParamStore& params() override { return params_; }
+  const ParamStore& params() const override { return params_; }
   const MlpSpec& spec() const { return spec_; }
   std::int64_t layers() const { return static_cast<std::int64_t>(spec_.hidden.size()) + 1; }
 
   // Re-draws every parameter from the per-model seeds (Philox; identical on CPU and GPU and for
   // any K): weights normal per the parameterization, biases zero.
-  void initialize();
+  void initialize() override;
   // Records the forward pass on `tape` (binding the parameters) and returns the logits. Tags the
   // last hidden layer (after its activation, before dropout; the input for a linear model) as
   // "features" on the tape. With rng.train == false, dropout and noise layers are skipped.
-  Var forward(Tape& tape, Var x, const RngRef& rng) const;
-  ForwardFn forward_fn() const;
+  Var forward(Tape& tape, Var x, const RngRef& rng) const override;
+
+  std::int64_t input_dim() const override { return spec_.input_dim; }
+  std::int64_t output_dim() const override { return spec_.output_dim; }
+  std::int64_t feature_dim() const override { return spec_.hidden.empty() ? 0 : spec_.hidden.back(); }
+  bool stochastic() const override { return spec_.dropout > 0 || spec_.noise_stddev > 0; }
 
  private:
   Context* ctx_;
