@@ -302,4 +302,124 @@ std::vector<Growth> GrowthTracker::results() const {
   return out;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Checkpoint state
+
+double StateReader::get() {
+  GROOVE_CHECK(pos_ < n_, what_, ": the saved state ends early (", n_, " values)");
+  return data_[pos_++];
+}
+
+std::int64_t StateReader::get_int() {
+  const double v = get();
+  GROOVE_CHECK(std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9.007199254740992e15, what_,
+               ": malformed saved state (value ", pos_ - 1, " is not an integer)");
+  return static_cast<std::int64_t>(v);
+}
+
+std::size_t StateReader::get_size(std::size_t max) {
+  const std::int64_t v = get_int();
+  GROOVE_CHECK(v >= 0 && static_cast<std::size_t>(v) <= max, what_, ": malformed saved state (size ", v, ")");
+  return static_cast<std::size_t>(v);
+}
+
+void OnsetDetector::save(StateWriter& out) const {
+  out.put_int(window_);
+  out.put_int(rows_);
+  out.put_int(last_step_);
+  out.put_int(has_candidate_);
+  out.put_int(confirmed_);
+  out.put_int(candidate_);
+}
+
+void OnsetDetector::load(StateReader& in) {
+  GROOVE_CHECK(in.get_int() == window_, "onset state: saved with a different window");
+  rows_ = in.get_int();
+  last_step_ = in.get_int();
+  has_candidate_ = in.get_int() != 0;
+  confirmed_ = in.get_int() != 0;
+  candidate_ = in.get_int();
+}
+
+void FlipTracker::save(StateWriter& out) const {
+  out.put_int(n_);
+  out.put_int(cap_);
+  out.put_int(rows_);
+  out.put_int(first_step_);
+  out.put_int(last_step_);
+  for (std::size_t i = 0; i < static_cast<std::size_t>(n_); ++i) {
+    out.put_int(initial_[i]);
+    out.put_int(state_[i]);
+    out.put_int(first_correct_[i]);
+    out.put_int(n_dropped_[i]);
+    out.put_int(first_dropped_step_[i]);
+    out.put_int(last_flip_step_[i]);
+    out.put_int(static_cast<std::int64_t>(flips_[i].size()));
+    for (const Flip& f : flips_[i]) out.put_int(f.to_correct ? f.step + 1 : -(f.step + 1));
+  }
+}
+
+void FlipTracker::load(StateReader& in) {
+  GROOVE_CHECK(in.get_int() == n_ && in.get_int() == cap_, "flip state: saved for a different number of examples");
+  rows_ = in.get_int();
+  first_step_ = in.get_int();
+  last_step_ = in.get_int();
+  for (std::size_t i = 0; i < static_cast<std::size_t>(n_); ++i) {
+    initial_[i] = static_cast<std::uint8_t>(in.get_int() != 0);
+    state_[i] = static_cast<std::uint8_t>(in.get_int() != 0);
+    first_correct_[i] = in.get_int();
+    n_dropped_[i] = in.get_int();
+    first_dropped_step_[i] = in.get_int();
+    last_flip_step_[i] = in.get_int();
+    flips_[i].resize(in.get_size(static_cast<std::size_t>(cap_)));
+    for (Flip& f : flips_[i]) {
+      const std::int64_t v = in.get_int();
+      f.to_correct = v > 0;
+      f.step = (v > 0 ? v : -v) - 1;
+    }
+  }
+}
+
+void SlopeAccumulator::save(StateWriter& out) const {
+  out.put_int(n_);
+  out.put(mean_x_);
+  out.put(mean_y_);
+  out.put(m2_x_);
+  out.put(c_xy_);
+}
+
+void SlopeAccumulator::load(StateReader& in) {
+  n_ = in.get_int();
+  mean_x_ = in.get();
+  mean_y_ = in.get();
+  m2_x_ = in.get();
+  c_xy_ = in.get();
+}
+
+void GrowthTracker::save(StateWriter& out) const {
+  out.put_int(n_columns());
+  out.put_int(has_onset_);
+  out.put_int(has_rows_);
+  out.put_int(onset_);
+  out.put_int(last_step_);
+  for (std::size_t c = 0; c < slopes_.size(); ++c) {
+    out.put(at_onset_[c]);
+    out.put(at_end_[c]);
+    slopes_[c].save(out);
+  }
+}
+
+void GrowthTracker::load(StateReader& in) {
+  GROOVE_CHECK(in.get_int() == n_columns(), "growth state: saved for a different number of columns");
+  has_onset_ = in.get_int() != 0;
+  has_rows_ = in.get_int() != 0;
+  onset_ = in.get_int();
+  last_step_ = in.get_int();
+  for (std::size_t c = 0; c < slopes_.size(); ++c) {
+    at_onset_[c] = in.get();
+    at_end_[c] = in.get();
+    slopes_[c].load(in);
+  }
+}
+
 }  // namespace groove::metrics

@@ -11,9 +11,33 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace groove::metrics {
+
+// Checkpoint state: a flat stream of doubles (integers are stored exactly below 2^53, NaN payloads
+// bitwise when the stream is stored as f64). Readers throw groove::Error on a short or malformed
+// stream, naming `what`.
+struct StateWriter {
+  std::vector<double> data;
+  void put(double v) { data.push_back(v); }
+  void put_int(std::int64_t v) { data.push_back(static_cast<double>(v)); }
+};
+class StateReader {
+ public:
+  StateReader(const double* data, std::size_t n, std::string what) : data_(data), n_(n), what_(std::move(what)) {}
+  double get();
+  std::int64_t get_int();
+  std::size_t get_size(std::size_t max);
+  bool done() const { return pos_ == n_; }
+
+ private:
+  const double* data_;
+  std::size_t n_, pos_ = 0;
+  std::string what_;
+};
 
 // Train accuracy counts as 1 ("100%") when acc >= kFullAccuracy (NaN never does).
 inline constexpr double kFullAccuracy = 1.0 - 1e-12;
@@ -53,6 +77,9 @@ class OnsetDetector {
   std::int64_t window() const { return window_; }
   std::int64_t rows() const { return rows_; }
   std::optional<std::int64_t> last_step() const;
+
+  void save(StateWriter& out) const;
+  void load(StateReader& in);
 
  private:
   std::int64_t window_;
@@ -110,6 +137,9 @@ class FlipTracker {
   // Examples whose state at `step` is unknown because of dropped flips.
   std::vector<std::int64_t> unknown_at(std::int64_t step) const;
 
+  void save(StateWriter& out) const;
+  void load(StateReader& in);  // n_examples and max_stored_flips must match
+
  private:
   void check_index(std::int64_t i) const;
   void check_query_step(std::int64_t step) const;
@@ -157,6 +187,9 @@ class SlopeAccumulator {
   double slope() const;
   std::int64_t n() const { return n_; }
 
+  void save(StateWriter& out) const;
+  void load(StateReader& in);
+
  private:
   std::int64_t n_ = 0;
   double mean_x_ = 0, mean_y_ = 0;
@@ -185,6 +218,9 @@ class GrowthTracker {
   std::optional<std::int64_t> onset() const;
   Growth result(std::int64_t column) const;
   std::vector<Growth> results() const;
+
+  void save(StateWriter& out) const;
+  void load(StateReader& in);  // n_columns must match
 
  private:
   bool has_onset_ = false;

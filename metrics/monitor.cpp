@@ -113,6 +113,7 @@ struct Monitor::Impl {
   void run_periodic(std::int64_t step);
   void snapshot(std::int64_t step);
   void write_summaries();
+  void restore();
   std::int64_t next_snapshot_after(std::int64_t s) const;
 };
 
@@ -257,11 +258,53 @@ void Monitor::Impl::setup() {
     GROOVE_CHECK(!ec, "monitor: cannot create the run folder '", dir, "': ", ec.message());
     std::vector<CsvColumn> cols;
     for (const std::string& c : columns) cols.push_back(CsvColumn{c, c == "step"});
-    csv.push_back(std::make_unique<CsvWriter>(dir + "/metrics.csv", cols));
+    const bool resume = !spec.resume_states.empty();
+    const OpenMode mode = resume ? OpenMode::resume : OpenMode::truncate;
+    csv.push_back(std::make_unique<CsvWriter>(dir + "/metrics.csv", cols, mode));
     if (spec.examples)
-      npy.push_back(std::make_unique<NpyAppender>(dir + "/examples.npy", DType::f32, std::vector<std::int64_t>{p + q}));
+      npy.push_back(
+          std::make_unique<NpyAppender>(dir + "/examples.npy", DType::f32, std::vector<std::int64_t>{p + q}, mode));
   }
+  if (!spec.resume_states.empty()) restore();
   trainer->set_observer(spec.every, [this] { observe(); });
+}
+
+// Checkpoint state of one model: [version, csv rows, npy rows, last_snapshot, n snapshots, steps...,
+// n columns, last row..., onset, flips, growth].
+constexpr double kStateVersion = 1;
+
+void Monitor::Impl::restore() {
+  GROOVE_CHECK(static_cast<std::int64_t>(spec.resume_states.size()) == k, "monitor: ", spec.resume_states.size(),
+               " saved states for ", k, " models");
+  for (std::int64_t m = 0; m < k; ++m) {
+    const auto mi = static_cast<std::size_t>(m);
+    const std::string what =
+        "monitor state of model " + std::to_string(m) + (spec.run_dirs.empty() ? "" : " (" + spec.run_dirs[mi] + ")");
+    const std::vector<double>& st = spec.resume_states[mi];
+    StateReader in(st.data(), st.size(), what);
+    GROOVE_CHECK(in.get() == kStateVersion, what, ": saved by another version of groove");
+    const std::int64_t csv_rows = in.get_int(), npy_rows = in.get_int();
+    last_snapshot = in.get_int();
+    std::vector<std::int64_t> snaps(in.get_size(1u << 30));
+    for (std::int64_t& s : snaps) s = in.get_int();
+    if (m == 0) snapshot_taken = snaps;
+    GROOVE_CHECK(in.get_size(1u << 30) == columns.size(), what, ": saved with different metrics columns");
+    for (double& v : last_row[mi]) v = in.get();
+    onset[mi]->load(in);
+    flips[mi]->load(in);
+    growth[mi]->load(in);
+    GROOVE_CHECK(in.done(), what, ": malformed saved state (trailing values)");
+    if (!csv.empty()) {
+      GROOVE_CHECK(csv[mi]->rows() >= csv_rows, csv[mi]->path(), " has ", csv[mi]->rows(),
+                   " rows but the checkpoint needs ", csv_rows, ": the file was changed after the checkpoint");
+      csv[mi]->truncate_rows(csv_rows);
+    }
+    if (!npy.empty()) {
+      GROOVE_CHECK(npy[mi]->rows() >= npy_rows, npy[mi]->path(), " has ", npy[mi]->rows(),
+                   " rows but the checkpoint needs ", npy_rows, ": the file was changed after the checkpoint");
+      npy[mi]->truncate_rows(npy_rows);
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -518,6 +561,7 @@ void Monitor::Impl::write_summaries() {
     j["every"] = spec.every;
     j["onset_window"] = spec.onset_window;
     j["heldout_groups"] = held.group_names;
+    j["heldout_example_groups"] = held_group_host;  // group index of each held-out example
     nlohmann::json final_values = nlohmann::json::object();
     for (std::size_t c = 0; c < columns.size(); ++c) {
       if (!is_not_computed(last_row[mi][c])) final_values[columns[c]] = number(last_row[mi][c]);
@@ -604,6 +648,35 @@ void Monitor::run(std::int64_t steps) {
     m.trainer->run(next - done);
     if (m.trainer->steps_done() % m.drain_every == 0) m.drain(false, 0);
   }
+}
+
+void Monitor::flush() {
+  Impl& m = *impl_;
+  GROOVE_CHECK(!m.finished, "monitor: flush() after finish()");
+  m.drain(false, 0);
+  m.drain(false, 0);  // processes the buffer the first call enqueued
+  for (auto& w : m.csv) w->flush(true);
+  for (auto& w : m.npy) w->flush(true);
+}
+
+std::vector<double> Monitor::state(std::int64_t model) const {
+  const Impl& m = *impl_;
+  GROOVE_CHECK(model >= 0 && model < m.k, "monitor: no model ", model);
+  GROOVE_CHECK(!m.pending[0].active && !m.pending[1].active, "monitor: state() needs flush() first");
+  const auto mi = static_cast<std::size_t>(model);
+  StateWriter out;
+  out.put(kStateVersion);
+  out.put_int(m.csv.empty() ? 0 : m.csv[mi]->rows());
+  out.put_int(m.npy.empty() ? 0 : m.npy[mi]->rows());
+  out.put_int(m.last_snapshot);
+  out.put_int(static_cast<std::int64_t>(m.snapshot_taken.size()));
+  for (std::int64_t s : m.snapshot_taken) out.put_int(s);
+  out.put_int(static_cast<std::int64_t>(m.columns.size()));
+  for (double v : m.last_row[mi]) out.put(v);
+  m.onset[mi]->save(out);
+  m.flips[mi]->save(out);
+  m.growth[mi]->save(out);
+  return std::move(out.data);
 }
 
 void Monitor::finish() {

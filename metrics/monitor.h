@@ -69,6 +69,12 @@ struct MonitorSpec {
   // merged): columns() values. For embedding and tests; files do not need it.
   std::function<void(std::int64_t model, const std::vector<double>& row)> on_row;
   std::int64_t ring_bytes = std::int64_t(256) << 20;  // device ring buffer budget
+  // Resuming from a checkpoint: per model, the state() saved at the checkpoint (empty: a fresh
+  // run). The trainer must be at the checkpoint's step; the files in run_dirs are reopened, rows
+  // written after the checkpoint are dropped, and the event trackers continue where they were.
+  // Construct the Monitor from the freshly initialized parameters (theta_0, the reference of the
+  // weight movement), then load the checkpoint's parameters.
+  std::vector<std::vector<double>> resume_states;
 };
 
 class Monitor {
@@ -85,6 +91,13 @@ class Monitor {
   // Computes the last row (the final parameters), the final periodic statistics and snapshot,
   // drains everything and writes summary.json. Idempotent; run() after it is an error.
   void finish();
+
+  // Writes every row recorded so far (steps < the trainer's steps_done) to the files and fsyncs
+  // them: the point a checkpoint can be taken.
+  void flush();
+  // Model `model`'s state after flush(): rows written, event trackers, last values (for
+  // MonitorSpec::resume_states).
+  std::vector<double> state(std::int64_t model) const;
 
   // Column names of metrics.csv (per-step columns, then periodic ones).
   const std::vector<std::string>& columns() const;

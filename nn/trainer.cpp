@@ -111,6 +111,17 @@ void Trainer::replay_step(bool update, bool observe) {
   }
 }
 
+void Trainer::set_steps_done(std::int64_t steps) {
+  GROOVE_CHECK(steps >= 0 && steps <= std::numeric_limits<std::int32_t>::max(), "trainer: steps_done must lie in [0, ",
+               std::numeric_limits<std::int32_t>::max(), "], got ", steps);
+  Tensor host = Tensor::host({1}, DType::i32);
+  host.flat<std::int32_t>(0) = static_cast<std::int32_t>(steps);
+  const Tensor device = host.to(*ctx_);
+  ops::copy(step_, device, *ctx_);
+  ctx_->synchronize();
+  steps_done_ = steps;
+}
+
 void Trainer::evaluate() {
   if (!recorded_ || !spec_.replay) {
     record_step(false, true);

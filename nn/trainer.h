@@ -54,6 +54,10 @@ class Trainer {
   void evaluate();
 
   std::int64_t steps_done() const { return steps_done_; }
+  // Resuming from a checkpoint: sets the number of updates done (and the device step counter that
+  // drives the schedule, Adam's bias correction and every random stream). Load the parameters and
+  // the optimizer state separately.
+  void set_steps_done(std::int64_t steps);
   // The loss of the most recent step: [K] values, log10, per-example (device tensors).
   const LossOutput& loss() const { return loss_; }
   Tape& tape() { return tape_; }

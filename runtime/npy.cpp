@@ -386,7 +386,9 @@ bool in_bounds(std::uint64_t offset, std::uint64_t length, std::uint64_t size) {
   return offset <= size && length <= size - offset;
 }
 
-ZipArchive open_zip(const std::string& path) {
+// arrays_only: every member must be an .npy array (an NPZ archive); otherwise any flat name is
+// accepted (archives that carry raw members such as JSON beside the arrays).
+ZipArchive open_zip(const std::string& path, bool arrays_only) {
   ZipArchive zip;
   zip.path = path;
   zip.bytes = read_whole_file(path);
@@ -477,8 +479,9 @@ ZipArchive open_zip(const std::string& path) {
     }
 
     GROOVE_CHECK((entry.flags & 0x41) == 0, what, ": encrypted members are not supported");
-    GROOVE_CHECK(entry.name.size() > 4 && entry.name.compare(entry.name.size() - 4, 4, ".npy") == 0, what,
-                 ": not an .npy array (every member of an NPZ archive must be named <name>.npy)");
+    GROOVE_CHECK(!arrays_only || (entry.name.size() > 4 && entry.name.compare(entry.name.size() - 4, 4, ".npy") == 0),
+                 what, ": not an .npy array (every member of an NPZ archive must be named <name>.npy)");
+    GROOVE_CHECK(!entry.name.empty(), what, ": a member has an empty name");
     GROOVE_CHECK(names.insert(entry.name).second, what, ": the archive holds this member twice");
     zip.entries.push_back(std::move(entry));
     p += kCentralSize + name_len + extra_len + comment_len;
@@ -546,7 +549,9 @@ std::string inflate_raw(const unsigned char* in, std::uint64_t in_size, std::uin
   return out;
 }
 
-Tensor extract_member(const ZipArchive& zip, const ZipEntry& entry) {
+// The member's uncompressed bytes after every structural check and the CRC-32 check. Stored
+// members are returned in place (no copy); deflated ones are inflated into *inflated.
+std::string_view member_bytes(const ZipArchive& zip, const ZipEntry& entry, std::string* inflated) {
   const std::string what = member_what(zip.path, entry.name);
   const auto* base = reinterpret_cast<const unsigned char*>(zip.bytes.data());
   const std::uint64_t size = zip.bytes.size();
@@ -566,7 +571,6 @@ Tensor extract_member(const ZipArchive& zip, const ZipEntry& entry) {
                entry.compressed, " bytes) extends past the end of the archive (", size, " bytes); truncated?");
 
   const unsigned char* data = base + data_offset;
-  std::string inflated;
   if (entry.method == 0) {
     GROOVE_CHECK(entry.compressed == entry.uncompressed, what, ": stored member has compressed size ", entry.compressed,
                  " but uncompressed size ", entry.uncompressed);
@@ -574,8 +578,8 @@ Tensor extract_member(const ZipArchive& zip, const ZipEntry& entry) {
     GROOVE_CHECK(entry.uncompressed / kMaxDeflateRatio <= entry.compressed + 1, what, ": declares ", entry.uncompressed,
                  " uncompressed bytes from ", entry.compressed,
                  " compressed bytes, more than deflate can produce (corrupted archive)");
-    inflated = inflate_raw(data, entry.compressed, entry.uncompressed, what);
-    data = reinterpret_cast<const unsigned char*>(inflated.data());
+    *inflated = inflate_raw(data, entry.compressed, entry.uncompressed, what);
+    data = reinterpret_cast<const unsigned char*>(inflated->data());
   } else {
     GROOVE_THROW(what, ": unsupported compression method ", entry.method,
                  " (only 0 = stored and 8 = deflate are supported, as written by np.savez and "
@@ -585,7 +589,13 @@ Tensor extract_member(const ZipArchive& zip, const ZipEntry& entry) {
   const std::uint32_t crc = crc32_of(data, n);
   GROOVE_CHECK(crc == entry.crc, what, ": CRC-32 mismatch (the archive says ", hex32(entry.crc), ", the data has ",
                hex32(crc), "); the archive is corrupted");
-  return parse_npy(data, n, what);
+  return {reinterpret_cast<const char*>(data), n};
+}
+
+Tensor extract_member(const ZipArchive& zip, const ZipEntry& entry) {
+  std::string inflated;
+  const std::string_view bytes = member_bytes(zip, entry, &inflated);
+  return parse_npy(bytes.data(), bytes.size(), member_what(zip.path, entry.name));
 }
 
 std::string array_name(const ZipEntry& entry) {
@@ -628,6 +638,89 @@ std::string deflate_raw(const std::string& input, const std::string& what) {
   return out;
 }
 
+// Builds a ZIP archive in memory, one member at a time, so that a caller holds at most one
+// serialized member besides the archive. Names are checked by the callers.
+class ZipWriter {
+ public:
+  ZipWriter(std::string what, NpzCompression compression)
+      : what_(std::move(what)), method_(compression == NpzCompression::deflated ? 8 : 0) {}
+
+  void add(const std::string& name, const std::string& data) {
+    const std::uint32_t crc = crc32_of(reinterpret_cast<const unsigned char*>(data.data()), data.size());
+    const std::string deflated = method_ == 8 ? deflate_raw(data, member_what(what_, name)) : std::string();
+    const std::string& body = method_ == 8 ? deflated : data;
+    const std::uint64_t offset = zip_.size();
+    check_size(data.size());
+    check_size(offset + kLocalSize + name.size() + body.size());
+    // Bit 11: the name is UTF-8, so Python's zipfile decodes non-ASCII names correctly.
+    const bool utf8 = std::any_of(name.begin(), name.end(), [](char ch) { return (ch & 0x80) != 0; });
+    const std::uint32_t flags = utf8 ? 0x800 : 0;
+
+    put_u32(zip_, kLocalSig);
+    put_u16(zip_, kVersion);
+    put_u16(zip_, flags);
+    put_u16(zip_, method_);
+    put_u16(zip_, kDosTime);
+    put_u16(zip_, kDosDate);
+    put_u32(zip_, crc);
+    put_u32(zip_, body.size());
+    put_u32(zip_, data.size());
+    put_u16(zip_, static_cast<std::uint32_t>(name.size()));
+    put_u16(zip_, 0);
+    zip_ += name;
+    zip_ += body;
+
+    put_u32(central_, kCentralSig);
+    put_u16(central_, kMadeBy);
+    put_u16(central_, kVersion);
+    put_u16(central_, flags);
+    put_u16(central_, method_);
+    put_u16(central_, kDosTime);
+    put_u16(central_, kDosDate);
+    put_u32(central_, crc);
+    put_u32(central_, body.size());
+    put_u32(central_, data.size());
+    put_u16(central_, static_cast<std::uint32_t>(name.size()));
+    put_u16(central_, 0);               // extra
+    put_u16(central_, 0);               // comment
+    put_u16(central_, 0);               // disk
+    put_u16(central_, 0);               // internal attributes
+    put_u32(central_, 0100644u << 16);  // external attributes: a regular file, rw-r--r--
+    put_u32(central_, offset);
+    central_ += name;
+    ++count_;
+  }
+
+  std::string finish() {
+    const std::uint64_t cd_offset = zip_.size();
+    check_size(cd_offset + central_.size() + kEocdSize);
+    zip_ += central_;
+    put_u32(zip_, kEocdSig);
+    put_u16(zip_, 0);
+    put_u16(zip_, 0);
+    put_u16(zip_, count_);
+    put_u16(zip_, count_);
+    put_u32(zip_, central_.size());
+    put_u32(zip_, cd_offset);
+    put_u16(zip_, 0);
+    return std::move(zip_);
+  }
+
+ private:
+  static constexpr std::uint32_t kVersion = 20;            // 2.0: deflate
+  static constexpr std::uint32_t kMadeBy = (3 << 8) | 20;  // Unix, so external attributes hold a file mode
+  static constexpr std::uint32_t kDosTime = 0;
+  static constexpr std::uint32_t kDosDate = (1 << 5) | 1;  // 1980-01-01: fixed, so output is reproducible
+
+  void check_size(std::uint64_t n) const {
+    GROOVE_CHECK(n < kMax32, what_, ": the archive would exceed 4 GiB, which needs ZIP64 (not written by groove)");
+  }
+
+  std::string what_;
+  std::uint32_t method_;
+  std::uint32_t count_ = 0;
+  std::string zip_, central_;
+};
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -798,7 +891,7 @@ void write_npy(const std::string& path, const Tensor& tensor) {
 // NPZ
 
 std::vector<NamedTensor> read_npz(const std::string& path) {
-  const ZipArchive zip = open_zip(path);
+  const ZipArchive zip = open_zip(path, true);
   std::vector<NamedTensor> out;
   out.reserve(zip.entries.size());
   for (const ZipEntry& entry : zip.entries) out.push_back({array_name(entry), extract_member(zip, entry)});
@@ -806,7 +899,7 @@ std::vector<NamedTensor> read_npz(const std::string& path) {
 }
 
 Tensor read_npz_array(const std::string& path, const std::string& name) {
-  const ZipArchive zip = open_zip(path);
+  const ZipArchive zip = open_zip(path, true);
   std::string present;
   for (const ZipEntry& entry : zip.entries) {
     if (array_name(entry) == name) return extract_member(zip, entry);
@@ -830,81 +923,48 @@ void write_npz(const std::string& path, const std::vector<NamedTensor>& arrays, 
     GROOVE_CHECK(a.tensor.defined(), "write_npz '", path, "': array '", a.name, "' is undefined");
   }
 
-  constexpr std::uint32_t kVersion = 20;            // 2.0: deflate
-  constexpr std::uint32_t kMadeBy = (3 << 8) | 20;  // Unix, so external attributes hold a file mode
-  constexpr std::uint32_t kDosTime = 0;
-  constexpr std::uint32_t kDosDate = (1 << 5) | 1;  // 1980-01-01: fixed, so output is reproducible
-  const std::uint32_t method = compression == NpzCompression::deflated ? 8 : 0;
-  auto check_size = [&](std::uint64_t n) {
-    GROOVE_CHECK(n < kMax32, "write_npz '", path,
-                 "': the archive would exceed 4 GiB, which needs ZIP64 (not written by groove)");
-  };
+  ZipWriter zip("write_npz '" + path + "'", compression);
+  for (const NamedTensor& a : arrays) zip.add(a.name + ".npy", serialize_npy(a.tensor));
+  write_file_atomic(path, zip.finish());
+}
 
-  std::string zip, central;
-  for (const NamedTensor& a : arrays) {
-    const std::string name = a.name + ".npy";
-    const std::string npy = serialize_npy(a.tensor);
-    const std::uint32_t crc = crc32_of(reinterpret_cast<const unsigned char*>(npy.data()), npy.size());
-    const std::string deflated = method == 8 ? deflate_raw(npy, member_what(path, name)) : std::string();
-    const std::string& body = method == 8 ? deflated : npy;
-    const std::uint64_t offset = zip.size();
-    check_size(npy.size());
-    check_size(offset + kLocalSize + name.size() + body.size());
-    // Bit 11: the name is UTF-8, so Python's zipfile decodes non-ASCII names correctly.
-    const bool utf8 = std::any_of(name.begin(), name.end(), [](char ch) { return (ch & 0x80) != 0; });
-    const std::uint32_t flags = utf8 ? 0x800 : 0;
+// ---------------------------------------------------------------------------------------------
+// Raw ZIP members
 
-    put_u32(zip, kLocalSig);
-    put_u16(zip, kVersion);
-    put_u16(zip, flags);
-    put_u16(zip, method);
-    put_u16(zip, kDosTime);
-    put_u16(zip, kDosDate);
-    put_u32(zip, crc);
-    put_u32(zip, body.size());
-    put_u32(zip, npy.size());
-    put_u16(zip, static_cast<std::uint32_t>(name.size()));
-    put_u16(zip, 0);
-    zip += name;
-    zip += body;
-
-    put_u32(central, kCentralSig);
-    put_u16(central, kMadeBy);
-    put_u16(central, kVersion);
-    put_u16(central, flags);
-    put_u16(central, method);
-    put_u16(central, kDosTime);
-    put_u16(central, kDosDate);
-    put_u32(central, crc);
-    put_u32(central, body.size());
-    put_u32(central, npy.size());
-    put_u16(central, static_cast<std::uint32_t>(name.size()));
-    put_u16(central, 0);               // extra
-    put_u16(central, 0);               // comment
-    put_u16(central, 0);               // disk
-    put_u16(central, 0);               // internal attributes
-    put_u32(central, 0100644u << 16);  // external attributes: a regular file, rw-r--r--
-    put_u32(central, offset);
-    central += name;
+std::vector<ZipMember> read_zip_members(const std::string& path) {
+  const ZipArchive zip = open_zip(path, false);
+  std::vector<ZipMember> out;
+  out.reserve(zip.entries.size());
+  for (const ZipEntry& entry : zip.entries) {
+    std::string inflated;
+    const std::string_view bytes = member_bytes(zip, entry, &inflated);
+    out.push_back({entry.name, inflated.empty() ? std::string(bytes) : std::move(inflated)});
   }
-  const std::uint64_t cd_offset = zip.size();
-  check_size(cd_offset + central.size() + kEocdSize);
-  zip += central;
-  put_u32(zip, kEocdSig);
-  put_u16(zip, 0);
-  put_u16(zip, 0);
-  put_u16(zip, static_cast<std::uint32_t>(arrays.size()));
-  put_u16(zip, static_cast<std::uint32_t>(arrays.size()));
-  put_u32(zip, central.size());
-  put_u32(zip, cd_offset);
-  put_u16(zip, 0);
-  write_file_atomic(path, zip);
+  return out;
+}
+
+std::string serialize_zip(const std::vector<ZipMember>& members, NpzCompression compression, const std::string& what) {
+  GROOVE_CHECK(members.size() < kMax16, what, ": ", members.size(),
+               " members; a ZIP archive without ZIP64 holds at most ", kMax16 - 1);
+  std::set<std::string> names;
+  for (const ZipMember& m : members) {
+    GROOVE_CHECK(!m.name.empty(), what, ": a member has an empty name");
+    GROOVE_CHECK(m.name.size() <= kMax16, what, ": member name of ", m.name.size(), " bytes is too long");
+    GROOVE_CHECK(names.insert(m.name).second, what, ": duplicate member name '", printable(m.name), "'");
+  }
+  ZipWriter zip(what, compression);
+  for (const ZipMember& m : members) zip.add(m.name, m.bytes);
+  return zip.finish();
+}
+
+std::uint32_t zip_crc32(std::string_view bytes) {
+  return crc32_of(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());
 }
 
 // ---------------------------------------------------------------------------------------------
 // Atomic file writes
 
-void write_file_atomic(const std::string& path, const std::string& bytes) {
+void write_file_atomic(const std::string& path, const std::string& bytes, const std::string& previous_path) {
   GROOVE_CHECK(!path.empty(), "write_file_atomic: empty path");
   // Unique per process and per call, so concurrent writers of one path never share a temp file.
   static std::atomic<unsigned long> counter{0};
@@ -931,6 +991,14 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   }
   if (::fsync(fd) != 0) fail("fsync", errno, true);
   if (::close(fd) != 0) fail("close", errno, false);
+  // The new file is complete on disk before any name changes, so every name below always
+  // points to a complete file.
+  if (!previous_path.empty() && ::rename(path.c_str(), previous_path.c_str()) != 0 && errno != ENOENT) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    GROOVE_THROW("cannot write '", path, "': renaming the former file to '", previous_path,
+                 "' failed: ", errno_text(err));
+  }
   if (::rename(tmp.c_str(), path.c_str()) != 0) fail("rename", errno, false);
 
   // The rename is durable only once the directory entry is on disk.

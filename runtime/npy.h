@@ -15,7 +15,9 @@
 // target, so a reader never sees a half-written file and an existing file stays intact on error.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -46,8 +48,26 @@ Tensor read_npz_array(const std::string& path, const std::string& name);
 void write_npz(const std::string& path, const std::vector<NamedTensor>& arrays,
                NpzCompression compression = NpzCompression::stored);
 
-// Writes `bytes` to `path` atomically (temporary file in the same folder, fsync, rename, fsync of
-// the folder). Throws groove::Error naming the path on failure; the old file is then untouched.
-void write_file_atomic(const std::string& path, const std::string& bytes);
+// Raw ZIP members, for archives that carry other members beside the arrays (a checkpoint's JSON;
+// np.load returns a member that is not an .npy array as bytes). `name` is the full member name.
+struct ZipMember {
+  std::string name;   // "w.npy", "meta.json"
+  std::string bytes;  // uncompressed content
+};
+// Every member of a ZIP archive, in archive order, after the same structural and CRC-32 checks
+// as read_npz; member names need not end in ".npy".
+std::vector<ZipMember> read_zip_members(const std::string& path);
+// The ZIP archive of `members` in memory; `what` names it in error messages (empty or duplicate
+// names, more than 65534 members, 4 GiB or more).
+std::string serialize_zip(const std::vector<ZipMember>& members, NpzCompression compression, const std::string& what);
+// The CRC-32 (zlib's, as stored in ZIP headers) of `bytes`.
+std::uint32_t zip_crc32(std::string_view bytes);
+
+// Writes `bytes` to `path` atomically (temporary file `path`.tmp.<pid>.<n> in the same folder,
+// fsync, rename, fsync of the folder). Throws groove::Error naming the path on failure; the old
+// file is then untouched. With `previous_path`, an existing `path` is renamed to it just before the
+// new file takes its place (after the new file is on disk), so one of the two names always holds a
+// complete file.
+void write_file_atomic(const std::string& path, const std::string& bytes, const std::string& previous_path = {});
 
 }  // namespace groove

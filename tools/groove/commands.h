@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace groove::cli {
 
@@ -17,6 +18,14 @@ struct SelfcheckOptions {
 };
 // `groove selfcheck`: runs every core op on the chosen device against its reference.
 int selfcheck(const SelfcheckOptions& options);
+
+// `groove run` / `groove sweep` / `groove reversal` (command = "run", "sweep" or "reversal"):
+// args are the words after the command.
+int train_command(const std::string& command, const std::vector<std::string>& args);
+// `groove plot DIR`: runs tools/plot/groove_plot.py.
+int plot_command(const std::vector<std::string>& args, const char* argv0);
+// `groove config --schema` / `groove config CONFIG [overrides]`.
+int config_command(const std::vector<std::string>& args);
 
 // Writes JSON to a file atomically (pretty-printed), creating parent folders.
 void write_json(const std::string& path, const nlohmann::json& j);

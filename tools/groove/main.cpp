@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "commands.h"
 #include "runtime/build_info.h"
@@ -10,7 +12,26 @@
 
 int main(int argc, char** argv) {
   groove::reexec_with_openblas_coretype(argv);
-  CLI::App app{"groove: very long training runs of small networks, and what they keep learning"};
+  // Commands with free-form overrides parse their own arguments.
+  if (argc >= 2) {
+    const std::string command = argv[1];
+    if (command == "run" || command == "sweep" || command == "reversal" || command == "plot" || command == "config") {
+      const std::vector<std::string> args(argv + 2, argv + argc);
+      try {
+        if (command == "plot") return groove::cli::plot_command(args, argv[0]);
+        if (command == "config") return groove::cli::config_command(args);
+        return groove::cli::train_command(command, args);
+      } catch (const groove::Error& e) {
+        std::fprintf(stderr, "groove: error: %s\n", e.what());
+        return 1;
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "groove: unexpected error: %s\n", e.what());
+        return 1;
+      }
+    }
+  }
+  CLI::App app{"groove: very long training runs of small networks, and what they keep learning\n"
+               "Training commands (see their --help): run, sweep, reversal, plot, config"};
   app.require_subcommand(1);
   app.set_version_flag("--version", [] { return groove::cli::info_json()["version"].get<std::string>(); });
 
