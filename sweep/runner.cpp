@@ -615,6 +615,7 @@ void GroupRunner::run() {
         hyper[k] = v;
       }
     }
+    s.erase("model");  // the index inside the ensemble depends on how runs were grouped
     s["run_id"] = mem.run->id;
     s["hyper"] = hyper;
     s["status"] = mem.diverged_at >= 0 ? "diverged" : "done";

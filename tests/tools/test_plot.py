@@ -20,7 +20,7 @@ sys.path.insert(0, HERE)
 import plot_fixture  # noqa: E402
 
 RUN_FIGURES = ["loss", "accuracy", "margins", "probes", "flips", "pca"]
-SWEEP_FIGURES = ["sweep_train_loss", "sweep_heldout_loss", "sweep_probe_acc", "sweep_margins", "sweep_fisher",
+SWEEP_FIGURES = ["sweep_train_loss", "sweep_heldout_loss", "sweep_probe_acc", "sweep_linear_probe_acc", "sweep_margins", "sweep_fisher",
                  "sweep_onset"]
 REVERSAL_FIGURES = ["reversal_steps", "reversal_curves"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

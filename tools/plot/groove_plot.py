@@ -42,7 +42,7 @@ Folder formats (column definitions: docs/metrics.md):
 
 Figures:
   run       loss, accuracy, margins, probes, flips, pca (each only when its columns/files exist)
-  sweep     sweep_train_loss, sweep_heldout_loss, sweep_probe_acc, sweep_margins, sweep_fisher,
+  sweep     sweep_train_loss, sweep_heldout_loss, sweep_probe_acc, sweep_linear_probe_acc, sweep_margins, sweep_fisher,
             sweep_onset, plus the run figures of the first finished run in FIGDIR/<run_id>/
             (a sweep of one run: only those)
   reversal  reversal_steps, reversal_curves
@@ -1050,6 +1050,14 @@ def render_sweep_figures(sweep, runs, figdir, ext, emit):
                             "held-out loss")
 
     def probe_fig():
+        # The network's own accuracy on each held-out (probe) group: the paper's "probe accuracy".
+        panels = [panel("network accuracy: %s" % g, "accuracy",
+                        sweep_series(configs, colors, column_values("{}_acc".format(g))), ylim=(-0.03, 1.03))
+                  for g in groups]
+        return sweep_figure(fpath("sweep_probe_acc"), "Accuracy per held-out group  -  %s" % name,
+                            panels, "probe accuracy")
+
+    def linear_probe_fig():
         for probe, pattern in (("ridge probe", "ridge_{}_acc"), ("logistic probe", "logistic_{}_acc"),
                                ("nearest-class-mean", "{}_ncm_acc")):
             if any(run["metrics"].has(pattern.format(g)) for _, run in runs for g in groups):
@@ -1057,8 +1065,8 @@ def render_sweep_figures(sweep, runs, figdir, ext, emit):
         panels = [panel("%s accuracy: %s" % (probe, g), "probe accuracy",
                         sweep_series(configs, colors, column_values(pattern.format(g))), ylim=(-0.03, 1.03))
                   for g in groups]
-        return sweep_figure(fpath("sweep_probe_acc"), "Hidden-layer %s accuracy per group  -  %s" % (probe, name),
-                            panels, "probe accuracy")
+        return sweep_figure(fpath("sweep_linear_probe_acc"),
+                            "Hidden-layer %s accuracy per group  -  %s" % (probe, name), panels, "probe accuracy")
 
     def margin_fig():
         specs = [("min output margin", "margin_min"), ("normalized margin (global norm)", "margin_norm_global"),
@@ -1081,6 +1089,7 @@ def render_sweep_figures(sweep, runs, figdir, ext, emit):
     emit("sweep_train_loss", loss_fig)
     emit("sweep_heldout_loss", heldout_fig)
     emit("sweep_probe_acc", probe_fig)
+    emit("sweep_linear_probe_acc", linear_probe_fig)
     emit("sweep_margins", margin_fig)
     emit("sweep_fisher", fisher_fig)
     emit("sweep_onset", lambda: sweep_onset_figure(sweep, runs, fpath("sweep_onset")))
