@@ -1,5 +1,6 @@
 # Thin wrapper over CMake. The README's two commands:
-#   make demo   install what is missing, build, run the main job, print where its results are
+#   make demo   install what is missing, build, run the main job (examples/mice_grok.yaml), print a summary
+#               table and where its results and plots are
 #   make test   install what is missing, configure, build everything (CUDA code included when nvcc
 #               is present), run every test (GPU tests skip with a message when no GPU is present)
 # Variables: BUILD (build folder), BUILD_TYPE, JOBS, WERROR (ON in CI), CMAKE_ARGS, OUT.
@@ -38,12 +39,13 @@ bench: build
 
 demo: build
 	@mkdir -p $(OUT)
-	$(BUILD)/tools/groove info --out $(OUT)/info.json
-	$(BUILD)/tools/groove selfcheck --out $(OUT)/selfcheck.json
+	@$(BUILD)/tools/groove info --out $(OUT)/info.json | sed -n '1p;/GPUs/,$$p'
+	$(BUILD)/tools/groove sweep examples/mice_grok.yaml out=$(OUT)
 	@echo
-	@echo "demo results: $(OUT)/info.json (machine and build), $(OUT)/selfcheck.json (every core op checked"
-	@echo "against its reference on $$($(BUILD)/tools/groove info --json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["default_device"])' 2>/dev/null || echo 'the default device'))."
-	@echo "No plots yet: training runs and their plots arrive with the training issues."
+	$(BUILD)/tools/groove plot $(OUT)/mice_grok --table
+	@echo
+	@echo "demo results: $(OUT)/mice_grok (runs.csv; per run: metrics.csv, examples.npy, summary.json);"
+	@echo "figures: $(OUT)/mice_grok/figures/ (listed above). What they show: docs/experiments.md"
 
 install: build
 	cmake --install $(BUILD) --prefix $(or $(PREFIX),/usr/local)

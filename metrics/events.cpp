@@ -6,6 +6,7 @@
 #include <cstring>
 #include <limits>
 
+#include "metrics/writers.h"
 #include "runtime/error.h"
 
 namespace groove::metrics {
@@ -245,6 +246,7 @@ GrowthTracker::GrowthTracker(std::int64_t n_columns) {
   const auto n = static_cast<std::size_t>(n_columns);
   at_onset_.assign(n, kNaN);
   at_end_.assign(n, kNaN);
+  last_computed_.assign(n, kNotComputed);
   slopes_.resize(n);
 }
 
@@ -271,10 +273,12 @@ void GrowthTracker::add(std::int64_t step, const double* values, std::optional<s
     onset_ = step;
     for (std::size_t c = 0; c < n; ++c) {
       slopes_[c].reset();
-      at_onset_[c] = values[c];
+      // A statistic not computed at this row (a periodic one) takes its last computed value.
+      at_onset_[c] = is_not_computed(values[c]) ? last_computed_[c] : values[c];
     }
   }
   for (std::size_t c = 0; c < n; ++c) {
+    if (!is_not_computed(values[c])) last_computed_[c] = values[c];
     at_end_[c] = values[c];
     if (has_onset_) slopes_[c].add(step, values[c]);
   }
@@ -405,6 +409,7 @@ void GrowthTracker::save(StateWriter& out) const {
   for (std::size_t c = 0; c < slopes_.size(); ++c) {
     out.put(at_onset_[c]);
     out.put(at_end_[c]);
+    out.put(last_computed_[c]);
     slopes_[c].save(out);
   }
 }
@@ -418,6 +423,7 @@ void GrowthTracker::load(StateReader& in) {
   for (std::size_t c = 0; c < slopes_.size(); ++c) {
     at_onset_[c] = in.get();
     at_end_[c] = in.get();
+    last_computed_[c] = in.get();
     slopes_[c].load(in);
   }
 }

@@ -162,7 +162,8 @@ class FlipTracker {
 // Growth per decade
 
 // The growth of a statistic after the onset s0:
-//   at_onset    the value in the row at s0 (the last row with step <= s0);
+//   at_onset    the value in the row at s0 (the last row with step <= s0); for a statistic not
+//               computed at that row (kNotComputed: a periodic one), its last computed value before;
 //   at_end      the value in the last row;
 //   per_decade  the least-squares slope b of value ~ a + b * log10(step) over the rows with
 //               step >= s0, step > 0 and a value that is not NaN; NaN when fewer than 2 such rows
@@ -228,6 +229,7 @@ class GrowthTracker {
   std::int64_t onset_ = 0;
   std::int64_t last_step_ = 0;
   std::vector<double> at_onset_, at_end_;
+  std::vector<double> last_computed_;  // last value that was not kNotComputed, per column
   std::vector<SlopeAccumulator> slopes_;
 };
 

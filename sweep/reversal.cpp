@@ -240,7 +240,7 @@ std::string run_reversal(const std::string& config_path, const ReversalOptions& 
         const std::int64_t v = to_loss[t * static_cast<std::size_t>(seeds) + static_cast<std::size_t>(s)];
         if (v >= 0) mean += static_cast<double>(v), ++n;
       }
-      out << "  T=" << ts[t] << ": " << (n > 0 ? num(std::round(mean / n)) : std::string("not reached"));
+      out << "  T=" << ts[t] << ": " << (n > 0 ? std::to_string(std::llround(mean / n)) : std::string("not reached"));
     }
     out << "\n";
   }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "metrics/events.h"
+#include "metrics/writers.h"
 #include "runtime/error.h"
 #include "runtime/philox.h"
 
@@ -564,6 +565,37 @@ TEST(EventsGrowth, DegenerateCases) {
   s.add(1000, 5.0);
   EXPECT_EQ(s.n(), 2);
   EXPECT_NEAR(s.slope(), 2.0, 1e-15);
+}
+
+TEST(EventsGrowth, PeriodicColumnsTakeTheirLastComputedValueAtTheOnset) {
+  // Column 0 is computed every row, column 1 only at steps 0 and 20 (a periodic statistic).
+  GrowthTracker g(2);
+  const double rows[4][2] = {{1.0, 7.0}, {2.0, kNotComputed}, {3.0, kNotComputed}, {4.0, 9.0}};
+  const std::int64_t steps[4] = {0, 5, 10, 20};
+  for (int i = 0; i < 4; ++i) {
+    g.add(steps[i], rows[i], i >= 1 ? std::optional<std::int64_t>(5) : std::nullopt);
+  }
+  EXPECT_EQ(g.result(0).at_onset, 2.0);
+  EXPECT_EQ(g.result(1).at_onset, 7.0);  // not computed at step 5: the value of step 0
+  EXPECT_EQ(g.result(1).at_end, 9.0);
+  // A computed NaN stays NaN.
+  GrowthTracker h(1);
+  const double nan_row[1] = {std::nan("")};
+  h.add(3, nan_row, std::optional<std::int64_t>(3));
+  EXPECT_TRUE(std::isnan(h.result(0).at_onset));
+  // The state survives save/load.
+  StateWriter out;
+  g.save(out);
+  GrowthTracker back(2);
+  StateReader in(out.data.data(), out.data.size(), "test");
+  back.load(in);
+  EXPECT_TRUE(in.done());
+  for (int c = 0; c < 2; ++c) {
+    EXPECT_EQ(back.result(c).at_onset, g.result(c).at_onset);
+    const double a = back.result(c).per_decade, b = g.result(c).per_decade;
+    EXPECT_TRUE(a == b || (std::isnan(a) && std::isnan(b))) << a << " vs " << b;
+    EXPECT_EQ(back.result(c).n, g.result(c).n);
+  }
 }
 
 TEST(EventsGrowth, Errors) {

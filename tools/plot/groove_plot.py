@@ -1360,6 +1360,58 @@ def render_reversal(folder, figdir, ext, emit):
 
 
 # ---------------------------------------------------------------------------------------------
+# Summary table (groove plot DIR --table; make demo prints it)
+
+TABLE_STATS = (("train loss", "train_loss"), ("held-out loss", "heldout_loss"), ("min margin", "margin_min"),
+               ("normalized margin (global)", "margin_norm_global"), ("train accuracy", "train_acc"))
+
+
+def summary_table(folder):
+    """Mean over the finished runs of a sweep (or one run): the groove onset, and the key statistics at the
+    onset and at the end (train/probe loss, margins, Fisher discriminant, probe accuracy per group)."""
+    if os.path.isfile(os.path.join(folder, "runs.csv")):
+        header, rows = read_text_table(os.path.join(folder, "runs.csv"), ("run_id", "status"))
+        i_id, i_status = header.index("run_id"), header.index("status")
+        dirs = [os.path.join(folder, r[i_id]) for _, r in rows if r[i_status] in ("done", "diverged")]
+    else:
+        dirs = [folder]
+    summaries = [s for s in (read_json(os.path.join(d, "summary.json")) for d in dirs) if s]
+    if not summaries:
+        raise PlotError("%s: no finished run with a summary.json" % folder)
+    groups = summaries[0].get("heldout_groups", [])
+    stats = list(TABLE_STATS)
+    for g in groups:
+        stats.append(("%s loss" % g, "%s_loss" % g))
+        stats.append(("%s accuracy" % g, "%s_acc" % g))
+        stats.append(("Fisher J target vs %s" % g, "fisher_%s_J" % g))
+    onsets = [s["onset"]["step"] for s in summaries if isinstance(s.get("onset"), dict)]
+
+    def mean_of(section, key):
+        vals = [s.get(section, {}).get(key) for s in summaries]
+        vals = [v for v in vals if isinstance(v, (int, float)) and math.isfinite(v)]
+        return sum(vals) / len(vals) if vals else None
+
+    def fmt(v):
+        return "-" if v is None else "%.4g" % v
+
+    lines = ["%s: %d run%s" % (folder, len(summaries), "" if len(summaries) == 1 else "s")]
+    if onsets:
+        lines.append("groove onset (train accuracy 100%%): step %s (mean %.0f over %d run%s)"
+                     % (", ".join(str(o) for o in onsets), sum(onsets) / len(onsets), len(onsets),
+                        "" if len(onsets) == 1 else "s"))
+    else:
+        lines.append("groove onset: not reached")
+    width = max(len(name) for name, _ in stats)
+    lines.append("%-*s  %12s  %12s" % (width, "statistic (mean over runs)", "at onset", "at end"))
+    for name, key in stats:
+        at_onset, at_end = mean_of("at_onset", key), mean_of("final", key)
+        if at_onset is None and at_end is None:
+            continue
+        lines.append("%-*s  %12s  %12s" % (width, name, fmt(at_onset), fmt(at_end)))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
 # Command line
 
 def detect(folder):
@@ -1376,6 +1428,8 @@ def main(argv=None):
     parser.add_argument("dir", metavar="DIR", help="run, sweep or reversal folder")
     parser.add_argument("--out", metavar="FIGDIR", help="where to write the figures (default: DIR/figures)")
     parser.add_argument("--format", default="png", choices=PNG_FORMATS, help="image format (default: png)")
+    parser.add_argument("--table", action="store_true",
+                        help="first print a summary table (onset; statistics at onset and at the end)")
     args = parser.parse_args(argv)
     failures = []
 
@@ -1397,6 +1451,8 @@ def main(argv=None):
         if not os.path.isdir(args.dir):
             raise PlotError("%s: no such folder" % args.dir)
         kind = detect(args.dir)
+        if args.table and kind != "reversal":
+            print(summary_table(args.dir), flush=True)
         figdir = args.out or os.path.join(args.dir, "figures")
         {"run": render_run, "sweep": render_sweep, "reversal": render_reversal}[kind](args.dir, figdir, args.format,
                                                                                       emit)
