@@ -114,7 +114,7 @@ bool missing_or_empty(const std::string& path) {
 // ---- CSV text ------------------------------------------------------------------------------
 
 std::string csv_quote(const std::string& name) {
-  if (name.find_first_of(",\"") == std::string::npos) return name;
+  if (name.find_first_of(",\"\r\n") == std::string::npos) return name;
   std::string out = "\"";
   for (char c : name) {
     if (c == '"') out += '"';
@@ -309,6 +309,16 @@ class NpyDictParser {
 };
 
 }  // namespace
+
+std::string csv_number(double value) {
+  std::string out;
+  append_cell(out, value, false);
+  return out;
+}
+
+std::string csv_field(const std::string& text) {
+  return csv_quote(text);
+}
 
 const double kNotComputed = double_from_bits(kNotComputedBits64);
 const float kNotComputedF32 = float_from_bits(kNotComputedBits32);

@@ -20,6 +20,13 @@ extern const float kNotComputedF32;
 bool is_not_computed(double value);
 bool is_not_computed(float value);
 
+// CSV text helpers, shared by every CSV groove writes (metrics.csv, runs.csv, reversal.csv):
+// csv_number: the shortest text that reads back to the same double ("0.1", "1e+30"; "nan", "inf",
+// "-inf"; "" for kNotComputed). csv_field: the text, quoted (RFC 4180) when it contains ',', '"',
+// CR or LF.
+std::string csv_number(double value);
+std::string csv_field(const std::string& text);
+
 // How to open a file that may exist already.
 enum class OpenMode {
   truncate,  // start a new file (an existing one is replaced)

@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "metrics/writers.h"
 #include "runtime/error.h"
 
 namespace groove::sweep {
@@ -267,12 +268,7 @@ std::string node_text(const YAML::Node& node) {
 }
 
 std::string shortest(double v) {
-  char buf[64];
-  for (int prec = 1; prec <= 17; ++prec) {
-    std::snprintf(buf, sizeof(buf), "%.*g", prec, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
+  return metrics::csv_number(v);
 }
 
 bool parse_integer(const std::string& s, std::int64_t& out) {

@@ -15,6 +15,7 @@
 #include "metrics/monitor.h"
 #include "kernels/stats_ops.h"
 #include "metrics/probes.h"
+#include "metrics/writers.h"
 #include "nn/optimizer.h"
 #include "nn/trainer.h"
 #include "runtime/build_info.h"
@@ -35,15 +36,6 @@ namespace {
 bool curve_step(std::int64_t s) {
   if (s <= 20) return true;
   return std::floor(20 * std::log10(static_cast<double>(s))) != std::floor(20 * std::log10(static_cast<double>(s - 1)));
-}
-
-std::string num(double v) {
-  char buf[40];
-  for (int prec = 1; prec <= 17; ++prec) {
-    std::snprintf(buf, sizeof(buf), "%.*g", prec, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
 }
 
 // The hidden features [K, P, N] of a model on x (evaluation mode).
@@ -209,8 +201,8 @@ std::string run_reversal(const std::string& config_path, const ReversalOptions& 
       if (curve_step(step) || step == phase2) {
         const std::size_t t = mi / static_cast<std::size_t>(seeds);
         const std::int64_t s = static_cast<std::int64_t>(mi % static_cast<std::size_t>(seeds));
-        curves_csv << network << "," << ts[t] << "," << c.integer("seed") + s << "," << step << "," << num(loss) << ","
-                   << num(acc) << "\n";
+        curves_csv << network << "," << ts[t] << "," << c.integer("seed") + s << "," << step << "," << metrics::csv_number(loss) << ","
+                   << metrics::csv_number(acc) << "\n";
       }
     };
     {
@@ -229,10 +221,10 @@ std::string run_reversal(const std::string& config_path, const ReversalOptions& 
       const std::size_t t = m / static_cast<std::size_t>(seeds);
       const std::size_t s = m % static_cast<std::size_t>(seeds);
       summary_csv << network << "," << ts[t] << "," << c.integer("seed") + static_cast<std::int64_t>(s) << ","
-                  << to_loss[m] << "," << to_acc[m] << "," << num(alignment[ts[t]][s]) << "," << num(final_loss[m])
+                  << to_loss[m] << "," << to_acc[m] << "," << metrics::csv_number(alignment[ts[t]][s]) << "," << metrics::csv_number(final_loss[m])
                   << "\n";
     }
-    out << "groove reversal: " << network << ": steps to train loss < " << num(loss_crit) << " on reversed labels:";
+    out << "groove reversal: " << network << ": steps to train loss < " << metrics::csv_number(loss_crit) << " on reversed labels:";
     for (std::size_t t = 0; t < ts.size(); ++t) {
       double mean = 0;
       int n = 0;

@@ -21,6 +21,7 @@
 
 #include "kernels/stats_ops.h"
 #include "metrics/monitor.h"
+#include "metrics/writers.h"
 #include "nn/bionet.h"
 #include "nn/mlp.h"
 #include "nn/optimizer.h"
@@ -149,28 +150,10 @@ void put_slice(Tensor& flat_host, const ops::ParamSegments& seg, std::int64_t m,
 // ---------------------------------------------------------------------------------------------
 // runs.csv
 
-std::string csv_cell(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 std::string number_text(const nlohmann::json& v) {
   if (v.is_null()) return "";
   if (v.is_number_integer()) return std::to_string(v.get<std::int64_t>());
-  if (v.is_number()) {
-    char buf[40];
-    const double d = v.get<double>();
-    for (int prec = 1; prec <= 17; ++prec) {
-      std::snprintf(buf, sizeof(buf), "%.*g", prec, d);
-      if (std::strtod(buf, nullptr) == d) break;
-    }
-    return buf;
-  }
+  if (v.is_number()) return metrics::csv_number(v.get<double>());
   if (v.is_boolean()) return v.get<bool>() ? "true" : "false";
   if (v.is_string()) return v.get<std::string>();
   return v.dump();
@@ -203,17 +186,17 @@ void write_runs_csv(const std::string& dir, const std::vector<RunSpec>& runs, co
   }
   std::ostringstream o;
   o << "run_id,status,step,message";
-  for (const std::string& k : axis_keys) o << "," << csv_cell(k);
+  for (const std::string& k : axis_keys) o << "," << metrics::csv_field(k);
   o << ",onset_step,onset_provisional";
-  for (const std::string& k : final_keys) o << "," << csv_cell("final." + k);
+  for (const std::string& k : final_keys) o << "," << metrics::csv_field("final." + k);
   o << "\n";
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const nlohmann::json& st = statuses[i];
     const bool has = st.is_object();
-    o << csv_cell(runs[i].id) << "," << (has ? st.value("status", "pending") : "pending") << ","
+    o << metrics::csv_field(runs[i].id) << "," << (has ? st.value("status", "pending") : "pending") << ","
       << (has ? std::to_string(st.value("step", std::int64_t{0})) : "0") << ","
-      << csv_cell(has ? st.value("message", "") : "");
-    for (const auto& [k, v] : runs[i].hyper) o << "," << csv_cell(v);
+      << metrics::csv_field(has ? st.value("message", "") : "");
+    for (const auto& [k, v] : runs[i].hyper) o << "," << metrics::csv_field(v);
     const nlohmann::json& s = summaries[i];
     const bool onset = s.is_object() && s.contains("onset") && s["onset"].is_object();
     o << "," << (onset ? number_text(s["onset"]["step"]) : "") << ","

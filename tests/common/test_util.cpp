@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "runtime/device.h"
@@ -159,6 +160,13 @@ void GpuTest::SetUp() {
   }
   cpu = std::make_unique<Context>(Device::cpu());
   gpu = std::make_unique<Context>(Device::cuda(0));
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 }  // namespace groove::test

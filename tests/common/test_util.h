@@ -46,6 +46,9 @@ class TempDir {
   std::string path_;
 };
 
+// The bytes of a file ("" when it cannot be read).
+std::string read_file(const std::string& path);
+
 // The Python interpreter with numpy chosen at configure time ("" if none).
 std::string python();
 // Runs `python script args...`; returns the exit code, and the combined output in *output.

@@ -22,12 +22,7 @@ namespace fs = std::filesystem;
 namespace groove::sweep {
 namespace {
 
-std::string read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string read(const std::string& path) { return test::read_file(path); }
 
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;

@@ -30,12 +30,7 @@ namespace fs = std::filesystem;
 namespace groove {
 namespace {
 
-std::string read(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+std::string read(const std::string& path) { return test::read_file(path); }
 
 // Starts `argv` with stdout and stderr to `log`.
 pid_t spawn(const std::vector<std::string>& args, const std::string& log) {

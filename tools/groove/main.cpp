@@ -2,6 +2,7 @@
 // exits with CLI11's code. Exit codes are documented in docs/cli.md.
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -10,6 +11,20 @@
 #include "runtime/build_info.h"
 #include "runtime/error.h"
 
+namespace {
+// Runs a command; library errors become a message and exit code 1.
+int guarded(const std::function<int()>& command) {
+  try {
+    return command();
+  } catch (const groove::Error& e) {
+    std::fprintf(stderr, "groove: error: %s\n", e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "groove: unexpected error: %s\n", e.what());
+  }
+  return 1;
+}
+}  // namespace
+
 int main(int argc, char** argv) {
   groove::reexec_with_openblas_coretype(argv);
   // Commands with free-form overrides parse their own arguments.
@@ -17,17 +32,11 @@ int main(int argc, char** argv) {
     const std::string command = argv[1];
     if (command == "run" || command == "sweep" || command == "reversal" || command == "plot" || command == "config") {
       const std::vector<std::string> args(argv + 2, argv + argc);
-      try {
+      return guarded([&] {
         if (command == "plot") return groove::cli::plot_command(args, argv[0]);
         if (command == "config") return groove::cli::config_command(args);
         return groove::cli::train_command(command, args);
-      } catch (const groove::Error& e) {
-        std::fprintf(stderr, "groove: error: %s\n", e.what());
-        return 1;
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "groove: unexpected error: %s\n", e.what());
-        return 1;
-      }
+      });
     }
   }
   CLI::App app{"groove: very long training runs of small networks, and what they keep learning\n"
@@ -47,7 +56,7 @@ int main(int argc, char** argv) {
   selfcheck->add_option("--out", check.out, "Write the JSON report to this file");
 
   CLI11_PARSE(app, argc, argv);
-  try {
+  return guarded([&] {
     if (info->parsed()) {
       const nlohmann::json j = groove::cli::info_json();
       if (info_as_json) {
@@ -59,12 +68,6 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (selfcheck->parsed()) return groove::cli::selfcheck(check);
-  } catch (const groove::Error& e) {
-    std::fprintf(stderr, "groove: error: %s\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "groove: unexpected error: %s\n", e.what());
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }
