@@ -805,17 +805,25 @@ SweepSummary run_sweep(const std::string& config_path, const SweepOptions& optio
       continue;
     }
     Member m{nullptr, dir, std::nullopt, -1, {}};
-    if (fs::exists(dir + "/checkpoint")) {
-      m.checkpoint = load_checkpoint(dir + "/checkpoint");
-      if (m.checkpoint) {
-        for (const std::string& w : m.checkpoint->warnings) out << "groove: warning: " << r.id << ": " << w << "\n";
-        const nlohmann::json meta = nlohmann::json::parse(m.checkpoint->ckpt.meta);
-        if (meta.value("config", std::string()) != resume_key(r.config)) {
-          GROOVE_THROW(dir, ": the checkpoint was written with a different configuration; delete the run folder to "
-                            "start it over, or restore the configuration");
+    try {
+      if (fs::exists(dir + "/checkpoint")) {
+        m.checkpoint = load_checkpoint(dir + "/checkpoint");
+        if (m.checkpoint) {
+          for (const std::string& w : m.checkpoint->warnings) out << "groove: warning: " << r.id << ": " << w << "\n";
+          const nlohmann::json meta = nlohmann::json::parse(m.checkpoint->ckpt.meta);
+          GROOVE_CHECK(meta.value("config", std::string()) == resume_key(r.config), dir,
+                       ": the checkpoint was written with a different configuration; delete the run folder to start "
+                       "it over, or restore the configuration");
+          if (meta.value("final", false)) m.checkpoint.reset();  // finished but DONE missing: redo from the start
         }
-        if (meta.value("final", false)) m.checkpoint.reset();  // finished but DONE missing: redo from the start
       }
+    } catch (const std::exception& e) {
+      // This run cannot resume (both checkpoints unreadable, another configuration): it fails,
+      // with its files left as they are; the other runs go on.
+      ++summary.failed;
+      out << "groove: " << r.id << ": failed: " << e.what() << "\n";
+      write_status(dir, "failed", 0, e.what());
+      continue;
     }
     todo.push_back(r);
     members.push_back(std::move(m));

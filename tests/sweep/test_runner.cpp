@@ -230,6 +230,32 @@ TEST(Runner, ShardsPartitionTheRunsAndMergeBuildsRunsCsv) {
   EXPECT_THROW(merge_sweep(dir.file("runs")), Error);
 }
 
+TEST(Runner, ACheckpointOfAnotherConfigurationFailsThatRunOnly) {
+  test::TempDir dir;
+  const std::string cfg = write_config(dir, small_config(dir.file("runs"), "sweep: {seeds: 3}\n"));
+  ASSERT_EQ(run_sweep(cfg, quiet()).done, 3);
+  fs::remove(dir.file("runs/t/seed=1/DONE"));
+  fs::remove(dir.file("runs/t/seed=2/DONE"));
+  // seed=2's checkpoints are both unreadable; seed=1's were written with another learning rate.
+  std::ofstream(dir.file("runs/t/seed=2/checkpoint/latest.npz")) << "garbage";
+  std::ofstream(dir.file("runs/t/seed=2/checkpoint/previous.npz")) << "garbage";
+  SweepOptions o = quiet();
+  o.overrides = {"optimizer.lr=0.2"};
+  const SweepSummary s = run_sweep(cfg, o);
+  EXPECT_EQ(s.failed, 2);
+  EXPECT_EQ(s.skipped, 1);
+  EXPECT_EQ(s.exit_code, kExitError);
+  const nlohmann::json st = nlohmann::json::parse(read(dir.file("runs/t/seed=1/status.json")));
+  EXPECT_EQ(st["status"], "failed");
+  EXPECT_NE(st["message"].get<std::string>().find("different configuration"), std::string::npos) << st["message"];
+  const nlohmann::json st2 = nlohmann::json::parse(read(dir.file("runs/t/seed=2/status.json")));
+  EXPECT_EQ(st2["status"], "failed");
+  EXPECT_NE(st2["message"].get<std::string>().find("latest.npz"), std::string::npos) << st2["message"];
+  EXPECT_NE(st2["message"].get<std::string>().find("previous.npz"), std::string::npos) << st2["message"];
+  // Nothing of theirs was overwritten: the metrics of the finished training are intact.
+  EXPECT_EQ(lines(read(dir.file("runs/t/seed=1/metrics.csv"))).size(), 302u);
+}
+
 TEST(Runner, GrooveRunRefusesASweepAndBadConfigsStopEarly) {
   test::TempDir dir;
   const std::string cfg = write_config(dir, small_config(dir.file("runs"), "sweep: {seeds: 2}\n"));
