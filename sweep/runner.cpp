@@ -593,7 +593,8 @@ void GroupRunner::run() {
       char* endp = nullptr;
       const double d = std::strtod(v.c_str(), &endp);
       if (endp != v.c_str() && *endp == '\0') {
-        hyper[k] = d;
+        const bool whole = d == std::floor(d) && std::fabs(d) < 9.0e15 && v.find_first_of(".eE") == std::string::npos;
+        hyper[k] = whole ? nlohmann::json(static_cast<std::int64_t>(d)) : nlohmann::json(d);
       } else {
         hyper[k] = v;
       }
