@@ -9,7 +9,10 @@
 #include <memory>
 #include <string>
 
+#include <vector>
+
 #include "runtime/context.h"
+#include "runtime/error.h"
 #include "runtime/tensor.h"
 
 namespace groove::test {
@@ -45,6 +48,24 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Passes when fn throws groove::Error whose message contains every needle.
+template <typename Fn>
+::testing::AssertionResult throws_mentioning(Fn&& fn, const std::vector<std::string>& needles) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    for (const std::string& needle : needles) {
+      if (e.message().find(needle) == std::string::npos) {
+        return ::testing::AssertionFailure() << "the error does not mention \"" << needle << "\": " << e.message();
+      }
+    }
+    return ::testing::AssertionSuccess() << e.message();
+  } catch (const std::exception& e) {
+    return ::testing::AssertionFailure() << "threw a non-groove exception: " << e.what();
+  }
+  return ::testing::AssertionFailure() << "did not throw";
+}
 
 // The bytes of a file ("" when it cannot be read).
 std::string read_file(const std::string& path);

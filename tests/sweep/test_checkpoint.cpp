@@ -30,6 +30,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using test::bitwise_equal;
 using test::TempDir;
+using test::throws_mentioning;
 
 std::string read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -50,23 +51,6 @@ std::set<std::string> files_in(const std::string& dir) {
   return names;
 }
 
-// Passes when fn throws groove::Error whose message contains every needle.
-template <typename Fn>
-::testing::AssertionResult throws_mentioning(Fn&& fn, const std::vector<std::string>& needles) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    for (const std::string& needle : needles) {
-      if (e.message().find(needle) == std::string::npos) {
-        return ::testing::AssertionFailure() << "the error does not mention \"" << needle << "\": " << e.message();
-      }
-    }
-    return ::testing::AssertionSuccess() << e.message();
-  } catch (const std::exception& e) {
-    return ::testing::AssertionFailure() << "threw a non-groove exception: " << e.what();
-  }
-  return ::testing::AssertionFailure() << "did not throw";
-}
 
 ::testing::AssertionResult contains_all(const std::string& text, std::initializer_list<std::string> needles) {
   for (const std::string& needle : needles) {

@@ -23,6 +23,8 @@
 namespace groove::sweep {
 namespace {
 
+using test::throws_mentioning;
+
 using Env = std::map<std::string, std::string>;
 
 // An EnvLookup over a fixed map (the map must outlive the lookup).
@@ -33,23 +35,6 @@ EnvLookup fake(const Env& env) {
   };
 }
 
-// Passes when fn throws groove::Error whose message contains every needle.
-template <typename Fn>
-::testing::AssertionResult throws_mentioning(Fn&& fn, std::initializer_list<std::string> needles) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    for (const std::string& needle : needles) {
-      if (e.message().find(needle) == std::string::npos) {
-        return ::testing::AssertionFailure() << "the error does not mention \"" << needle << "\": " << e.message();
-      }
-    }
-    return ::testing::AssertionSuccess() << e.message();
-  } catch (const std::exception& e) {
-    return ::testing::AssertionFailure() << "threw a non-groove exception: " << e.what();
-  }
-  return ::testing::AssertionFailure() << "did not throw";
-}
 
 void expect_shard(const Shard& s, std::int64_t index, std::int64_t count, const std::string& source) {
   EXPECT_EQ(s.index, index);
