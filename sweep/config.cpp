@@ -54,9 +54,9 @@ std::vector<KeyInfo> make_schema() {
   add(key("name", T::string, "groove", "sweep name: results go to `out`/`name`/"));
   add(key("out", T::string, "runs", "output root folder"));
   add(key("device", T::string, "auto", "auto (the first GPU when present, else the CPU), cpu, cuda or cuda:N"));
-  add(per_model(with_range(key("seed", T::integer, "0",
-                               "seed of the model: initialization, dropout, noise and minibatch order"),
-                           0, 9.2e18)));
+  add(per_model(
+      with_range(key("seed", T::integer, "0", "seed of the model: initialization, dropout, noise and minibatch order"),
+                 0, 9.2e18)));
   add(with_range(key("steps", T::integer, "10000", "training steps (full batch: epochs)"), 0, 2147483647));
   add(with_range(key("batch_size", T::integer, "0", "examples per step; 0 = full batch"), 0, kInf));
   add(with_choices(key("precision", T::string, "fp32",
@@ -79,8 +79,7 @@ std::vector<KeyInfo> make_schema() {
                      "one held-out probe group per overlap with the target"),
                  0, kInf));
   add(with_range(key("task.odor.probes_per_group", T::integer, "20", "probe odors per group"), 1, kInf));
-  add(with_range(key("task.odor.test_non_targets", T::integer, "50", "held-out fresh non-targets (0: none)"), 0,
-                 kInf));
+  add(with_range(key("task.odor.test_non_targets", T::integer, "50", "held-out fresh non-targets (0: none)"), 0, kInf));
   add(with_choices(key("task.odor.projection", T::string, "gaussian", "glomerular projection: none, gaussian, sparse"),
                    {"none", "gaussian", "sparse"}));
   add(with_range(key("task.odor.glomeruli", T::integer, "100", "projection output dimension"), 1, kInf));
@@ -124,20 +123,19 @@ std::vector<KeyInfo> make_schema() {
   add(with_choices(key("model.kind", T::string, "mlp", "mlp, or bionet (the biologically plausible variant)"),
                    {"mlp", "bionet"}));
   add(with_range(key("model.hidden", T::integer_list, "[500]", "mlp: hidden widths ([] = a linear model)"), 1, kInf));
-  add(with_choices(key("model.activation", T::string, "relu",
-                       "mlp: identity, relu, leaky_relu, tanh, sigmoid, gelu or quadratic"),
-                   {"identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "quadratic"}));
+  add(with_choices(
+      key("model.activation", T::string, "relu", "mlp: identity, relu, leaky_relu, tanh, sigmoid, gelu or quadratic"),
+      {"identity", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "quadratic"}));
   add(with_range(key("model.slope", T::number, "0.01", "leaky_relu negative slope"), 0, kInf));
   add(with_choices(key("model.parameterization", T::string, "mean_field",
                        "mlp: standard, ntk or mean_field (f = a . h / (gamma N))"),
                    {"standard", "ntk", "mean_field"}));
-  add(per_model(with_range(key("model.gamma", T::number, "1", "mean-field richness (small: lazy; 1: rich)"), 0, kInf,
-                           true)));
+  add(per_model(
+      with_range(key("model.gamma", T::number, "1", "mean-field richness (small: lazy; 1: rich)"), 0, kInf, true)));
   add(per_model(with_range(key("model.init_scale", T::number, "1", "initialization scale s"), 0, kInf, true)));
   add(key("model.bias", T::boolean, "false", "biases in every layer"));
   add(with_range(key("model.dropout", T::number, "0", "mlp: dropout after each hidden layer"), 0, 0.999));
-  add(with_range(key("model.noise", T::number, "0", "mlp: Gaussian noise stddev on hidden pre-activations"), 0,
-                 kInf));
+  add(with_range(key("model.noise", T::number, "0", "mlp: Gaussian noise stddev on hidden pre-activations"), 0, kInf));
   add(with_range(key("model.outputs", T::integer, "0",
                      "outputs; 0 = auto: 1 for two classes with the logistic or hinge loss, else the classes"),
                  0, kInf));
@@ -157,9 +155,10 @@ std::vector<KeyInfo> make_schema() {
   add(with_choices(key("optimizer.kind", T::string, "sgd", "sgd, momentum, nesterov, adam or adamw"),
                    {"sgd", "momentum", "nesterov", "adam", "adamw"}));
   add(per_model(with_range(key("optimizer.lr", T::number, "0.01", "learning rate"), 0, kInf, true)));
-  add(with_choices(key("optimizer.lr_scale", T::string, "none",
-                       "none, or mean_field: lr x gamma^2 N (N = the last hidden width), as the mean-field limit needs"),
-                   {"none", "mean_field"}));
+  add(with_choices(
+      key("optimizer.lr_scale", T::string, "none",
+          "none, or mean_field: lr x gamma^2 N (N = the last hidden width), as the mean-field limit needs"),
+      {"none", "mean_field"}));
   add(per_model(with_range(key("optimizer.weight_decay", T::number, "0", "L2 (decoupled for adamw)"), 0, kInf)));
   add(with_range(key("optimizer.momentum", T::number, "0.9", "momentum / nesterov coefficient"), 0, 1));
   add(with_range(key("optimizer.beta1", T::number, "0.9", "adam beta1"), 0, 1));
@@ -172,8 +171,7 @@ std::vector<KeyInfo> make_schema() {
   add(with_range(key("optimizer.decay", T::number, "0.1", "step schedule: factor per decay"), 0, 1, true));
   add(with_range(key("optimizer.min_factor", T::number, "0", "cosine schedule: final factor"), 0, 1));
   // Metrics.
-  add(with_range(key("metrics.every", T::integer, "1", "a row of per-step statistics every this many steps"), 1,
-                 kInf));
+  add(with_range(key("metrics.every", T::integer, "1", "a row of per-step statistics every this many steps"), 1, kInf));
   add(with_range(key("metrics.log_every", T::integer, "1000",
                      "copy rows to the host and files at least this often (a multiple of every)"),
                  1, kInf));
@@ -191,17 +189,17 @@ std::vector<KeyInfo> make_schema() {
   add(key("metrics.ridge", T::boolean, "true", "ridge probe"));
   add(key("metrics.logistic", T::boolean, "true", "logistic probe"));
   add(key("metrics.fisher", T::boolean, "true", "Fisher discriminants per group"));
-  add(with_range(key("metrics.fisher_target_class", T::integer, "1", "the target class of the Fisher discriminants"),
-                 0, kInf));
+  add(with_range(key("metrics.fisher_target_class", T::integer, "1", "the target class of the Fisher discriminants"), 0,
+                 kInf));
   add(key("metrics.rsa", T::boolean, "true", "RSM of class and group means"));
   add(key("metrics.kernel_alignment", T::boolean, "true", "kernel-target alignment"));
   add(with_range(key("metrics.pgd_epsilon", T::number, "0", "L-infinity PGD radius on held-out inputs (0: off)"), 0,
                  kInf));
   add(with_range(key("metrics.pgd_steps", T::integer, "10", "PGD ascent steps"), 1, kInf));
   // Reversal (groove reversal).
-  add(with_range(key("reversal.pretrain_steps", T::integer_list, "[0, 1000, 3000, 10000]",
-                     "phase-1 lengths T to compare"),
-                 0, 2147483647));
+  add(with_range(
+      key("reversal.pretrain_steps", T::integer_list, "[0, 1000, 3000, 10000]", "phase-1 lengths T to compare"), 0,
+      2147483647));
   add(with_range(key("reversal.steps", T::integer, "5000", "phase-2 steps on the reversed labels"), 1, 2147483647));
   add(with_range(key("reversal.loss_criterion", T::number, "0.1", "phase 2: steps until the train loss is below"), 0,
                  kInf, true));
@@ -267,10 +265,6 @@ std::string node_text(const YAML::Node& node) {
   return e.c_str();
 }
 
-std::string shortest(double v) {
-  return metrics::csv_number(v);
-}
-
 bool parse_integer(const std::string& s, std::int64_t& out) {
   if (s.empty()) return false;
   char* end = nullptr;
@@ -314,11 +308,12 @@ std::string range_text(const KeyInfo& info) {
   std::ostringstream o;
   const bool lo = info.min > -kInf, hi = info.max < kInf;
   if (lo && hi) {
-    o << "in " << (info.min_exclusive ? "(" : "[") << shortest(info.min) << ", " << shortest(info.max) << "]";
+    o << "in " << (info.min_exclusive ? "(" : "[") << metrics::csv_number(info.min) << ", "
+      << metrics::csv_number(info.max) << "]";
   } else if (lo) {
-    o << (info.min_exclusive ? "> " : ">= ") << shortest(info.min);
+    o << (info.min_exclusive ? "> " : ">= ") << metrics::csv_number(info.min);
   } else if (hi) {
-    o << "<= " << shortest(info.max);
+    o << "<= " << metrics::csv_number(info.max);
   }
   return o.str();
 }
@@ -344,7 +339,7 @@ std::string check_scalar(const KeyInfo& info, KeyType elem, const YAML::Node& no
       double v = 0;
       GROOVE_CHECK(parse_number(s, v), what, ": expected a number, got '", s, "'");
       in_range(v);
-      return shortest(v);
+      return metrics::csv_number(v);
     }
     case KeyType::boolean: {
       bool v = false;
@@ -401,8 +396,8 @@ std::string nearest_key(const std::string& key) {
 }
 
 std::string check_value(const KeyInfo& info, const YAML::Node& node, const std::string& where) {
-  const bool list = info.type == KeyType::integer_list || info.type == KeyType::number_list ||
-                    info.type == KeyType::string_list;
+  const bool list =
+      info.type == KeyType::integer_list || info.type == KeyType::number_list || info.type == KeyType::string_list;
   if (!list) return check_scalar(info, info.type, node, where);
   const KeyType elem = info.type == KeyType::integer_list  ? KeyType::integer
                        : info.type == KeyType::number_list ? KeyType::number
@@ -410,8 +405,8 @@ std::string check_value(const KeyInfo& info, const YAML::Node& node, const std::
   // A single value where a list is expected is a one-element list ("model.hidden=256"). (Node
   // assignment writes through to the aliased node in yaml-cpp, so build a separate node.)
   YAML::Node seq = node.IsScalar() ? YAML::Load("[" + node.Scalar() + "]") : node;
-  GROOVE_CHECK(seq.IsSequence(), where, ": ", info.key, ": expected ", type_name(info.type), ", got '",
-               node_text(node), "'");
+  GROOVE_CHECK(seq.IsSequence(), where, ": ", info.key, ": expected ", type_name(info.type), ", got '", node_text(node),
+               "'");
   std::string out = "[";
   for (std::size_t i = 0; i < seq.size(); ++i) {
     out += (i ? ", " : "") + check_scalar(info, elem, seq[i], where);
@@ -473,7 +468,7 @@ std::vector<std::string> axis_values(const KeyInfo& info, const YAML::Node& node
         char buf[32];
         std::snprintf(buf, sizeof(buf), "%.12g", v);
         v = std::strtod(buf, nullptr);
-        out.push_back(integer ? std::to_string(static_cast<std::int64_t>(std::llround(v))) : shortest(v));
+        out.push_back(integer ? std::to_string(static_cast<std::int64_t>(std::llround(v))) : metrics::csv_number(v));
       }
     } else {
       GROOVE_CHECK(a[0] > 0 && a[1] > 0, where, ": sweep axis ", info.key, ": logrange needs start and stop > 0");
@@ -488,7 +483,7 @@ std::vector<std::string> axis_values(const KeyInfo& info, const YAML::Node& node
         v = std::strtod(buf, nullptr);
         if (i == 0) v = a[0];
         if (i == num - 1) v = a[1];
-        out.push_back(integer ? std::to_string(static_cast<std::int64_t>(std::llround(v))) : shortest(v));
+        out.push_back(integer ? std::to_string(static_cast<std::int64_t>(std::llround(v))) : metrics::csv_number(v));
       }
       if (integer) out.erase(std::unique(out.begin(), out.end()), out.end());
     }
@@ -503,11 +498,9 @@ std::vector<std::string> axis_values(const KeyInfo& info, const YAML::Node& node
   return checked;
 }
 
-void read_axes(SweepAxes& axes, const YAML::Node& node, const std::string& kind, const std::string& source,
-               std::vector<Axis>& into) {
+void read_axes(const YAML::Node& node, const std::string& kind, const std::string& source, std::vector<Axis>& into) {
   GROOVE_CHECK(node.IsMap(), where_of(source, node), ": sweep.", kind,
                ": expected a map of config keys to value lists, got '", node_text(node), "'");
-  (void)axes;
   for (auto it = node.begin(); it != node.end(); ++it) {
     const YAML::Node key_node = it->first;
     const YAML::Node value = it->second;
@@ -532,7 +525,7 @@ void set_sweep(SweepAxes& axes, const std::string& key, const YAML::Node& node, 
   } else if (key == "sweep.grid" || key == "sweep.zip") {
     std::vector<Axis>& into = key == "sweep.grid" ? axes.grid : axes.zip;
     into.clear();
-    if (!node.IsNull()) read_axes(axes, node, key.substr(6), source, into);
+    if (!node.IsNull()) read_axes(node, key.substr(6), source, into);
   } else if (key.rfind("sweep.grid.", 0) == 0 || key.rfind("sweep.zip.", 0) == 0) {
     // One axis from the command line: sweep.grid.model.gamma=[0.1, 1].
     const bool grid = key.rfind("sweep.grid.", 0) == 0;
@@ -570,8 +563,8 @@ void walk(const YAML::Node& node, const std::string& prefix, const std::string& 
 Config Config::parse(const std::string& yaml_text, const std::string& what, const std::vector<std::string>& overrides) {
   Config c;
   c.source_ = what;
-  for (const KeyInfo& k : schema()) c.values_[k.key] = Setting{check_value(k, YAML::Load(k.default_yaml), "default"),
-                                                               "default"};
+  for (const KeyInfo& k : schema())
+    c.values_[k.key] = Setting{check_value(k, YAML::Load(k.default_yaml), "default"), "default"};
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);

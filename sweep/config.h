@@ -27,14 +27,14 @@ namespace groove::sweep {
 enum class KeyType { integer, number, boolean, string, integer_list, number_list, string_list };
 
 struct KeyInfo {
-  std::string key;              // dotted path, e.g. "model.hidden"
+  std::string key;  // dotted path, e.g. "model.hidden"
   KeyType type;
-  std::string default_yaml;     // the default, as YAML text
-  std::string doc;              // one line: what it means
+  std::string default_yaml;          // the default, as YAML text
+  std::string doc;                   // one line: what it means
   std::vector<std::string> choices;  // allowed strings (empty: any)
   double min = -1e308, max = 1e308;  // inclusive range of numbers (each element for lists)
   bool min_exclusive = false;
-  bool per_model = false;       // may differ between the models of one ensemble
+  bool per_model = false;  // may differ between the models of one ensemble
 };
 
 // Every key groove reads, in documentation order.

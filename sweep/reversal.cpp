@@ -7,13 +7,12 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
-#include "metrics/monitor.h"
 #include "kernels/stats_ops.h"
+#include "metrics/monitor.h"
 #include "metrics/probes.h"
 #include "metrics/writers.h"
 #include "nn/optimizer.h"
@@ -201,8 +200,8 @@ std::string run_reversal(const std::string& config_path, const ReversalOptions& 
       if (curve_step(step) || step == phase2) {
         const std::size_t t = mi / static_cast<std::size_t>(seeds);
         const std::int64_t s = static_cast<std::int64_t>(mi % static_cast<std::size_t>(seeds));
-        curves_csv << network << "," << ts[t] << "," << c.integer("seed") + s << "," << step << "," << metrics::csv_number(loss) << ","
-                   << metrics::csv_number(acc) << "\n";
+        curves_csv << network << "," << ts[t] << "," << c.integer("seed") + s << "," << step << ","
+                   << metrics::csv_number(loss) << "," << metrics::csv_number(acc) << "\n";
       }
     };
     {
@@ -221,10 +220,11 @@ std::string run_reversal(const std::string& config_path, const ReversalOptions& 
       const std::size_t t = m / static_cast<std::size_t>(seeds);
       const std::size_t s = m % static_cast<std::size_t>(seeds);
       summary_csv << network << "," << ts[t] << "," << c.integer("seed") + static_cast<std::int64_t>(s) << ","
-                  << to_loss[m] << "," << to_acc[m] << "," << metrics::csv_number(alignment[ts[t]][s]) << "," << metrics::csv_number(final_loss[m])
-                  << "\n";
+                  << to_loss[m] << "," << to_acc[m] << "," << metrics::csv_number(alignment[ts[t]][s]) << ","
+                  << metrics::csv_number(final_loss[m]) << "\n";
     }
-    out << "groove reversal: " << network << ": steps to train loss < " << metrics::csv_number(loss_crit) << " on reversed labels:";
+    out << "groove reversal: " << network << ": steps to train loss < " << metrics::csv_number(loss_crit)
+        << " on reversed labels:";
     for (std::size_t t = 0; t < ts.size(); ++t) {
       double mean = 0;
       int n = 0;

@@ -4,18 +4,17 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <nlohmann/json.hpp>
-
 #include <atomic>
 #include <chrono>
-#include <cstring>
 #include <cmath>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 
@@ -78,10 +77,6 @@ const char* signal_name(int sig) {
 // ---------------------------------------------------------------------------------------------
 // Small file helpers
 
-void write_text(const std::string& path, const std::string& text) {
-  write_file_atomic(path, text);
-}
-
 std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   GROOVE_CHECK(in.good(), "cannot open '", path, "'");
@@ -92,16 +87,7 @@ std::string read_text(const std::string& path) {
 
 void write_status(const std::string& dir, const std::string& status, std::int64_t step, const std::string& message) {
   nlohmann::json j = {{"status", status}, {"step", step}, {"message", message}};
-  write_text(dir + "/status.json", j.dump(2) + "\n");
-}
-
-std::uint64_t fnv1a(const std::string& s) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
+  write_file_atomic(dir + "/status.json", j.dump(2) + "\n");
 }
 
 // The part of a run's config a checkpoint must agree with to be resumed: everything but the
@@ -122,8 +108,7 @@ Tensor slice_tensor(const Tensor& flat_host, const ops::ParamSegments& seg, std:
   std::int64_t o = 0;
   for (int i = 0; i < seg.count; ++i) {
     const std::int64_t base = seg.offset[i] + m * seg.per_model[i];
-    std::memcpy(static_cast<char*>(out.raw()) + o * elem,
-                static_cast<const char*>(flat_host.raw()) + base * elem,
+    std::memcpy(static_cast<char*>(out.raw()) + o * elem, static_cast<const char*>(flat_host.raw()) + base * elem,
                 static_cast<std::size_t>(seg.per_model[i]) * elem);
     o += seg.per_model[i];
   }
@@ -140,8 +125,7 @@ void put_slice(Tensor& flat_host, const ops::ParamSegments& seg, std::int64_t m,
   std::int64_t o = 0;
   for (int i = 0; i < seg.count; ++i) {
     const std::int64_t base = seg.offset[i] + m * seg.per_model[i];
-    std::memcpy(static_cast<char*>(flat_host.raw()) + base * elem,
-                static_cast<const char*>(slice.raw()) + o * elem,
+    std::memcpy(static_cast<char*>(flat_host.raw()) + base * elem, static_cast<const char*>(slice.raw()) + o * elem,
                 static_cast<std::size_t>(seg.per_model[i]) * elem);
     o += seg.per_model[i];
   }
@@ -173,8 +157,10 @@ void write_runs_csv(const std::string& dir, const std::vector<RunSpec>& runs, co
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const std::string run_dir = dir + "/" + runs[i].id;
     try {
-      if (fs::exists(run_dir + "/status.json")) statuses[i] = nlohmann::json::parse(read_text(run_dir + "/status.json"));
-      if (fs::exists(run_dir + "/summary.json")) summaries[i] = nlohmann::json::parse(read_text(run_dir + "/summary.json"));
+      if (fs::exists(run_dir + "/status.json"))
+        statuses[i] = nlohmann::json::parse(read_text(run_dir + "/status.json"));
+      if (fs::exists(run_dir + "/summary.json"))
+        summaries[i] = nlohmann::json::parse(read_text(run_dir + "/summary.json"));
     } catch (const std::exception& e) {
       statuses[i] = {{"status", "failed"}, {"step", 0}, {"message", std::string("unreadable run files: ") + e.what()}};
     }
@@ -206,20 +192,16 @@ void write_runs_csv(const std::string& dir, const std::vector<RunSpec>& runs, co
     }
     o << "\n";
   }
-  write_text(path, o.str());
+  write_file_atomic(path, o.str());
 }
 
 void write_sweep_json(const std::string& dir, const Config& base, const std::vector<RunSpec>& runs) {
   nlohmann::json axes = nlohmann::json::array();
   for (const Axis& a : base.axes().grid) axes.push_back(a.key);
   for (const Axis& a : base.axes().zip) axes.push_back(a.key);
-  nlohmann::json j = {{"name", base.string("name")},
-                      {"axes", axes},
-                      {"seed_key", "seed"},
-                      {"seeds", base.axes().seeds},
-                      {"runs", runs.size()},
-                      {"groove", build_info().version}};
-  write_text(dir + "/sweep.json", j.dump(2) + "\n");
+  nlohmann::json j = {{"name", base.string("name")}, {"axes", axes},        {"seed_key", "seed"},
+                      {"seeds", base.axes().seeds},  {"runs", runs.size()}, {"groove", build_info().version}};
+  write_file_atomic(dir + "/sweep.json", j.dump(2) + "\n");
 }
 
 }  // namespace
@@ -388,76 +370,73 @@ struct GroupRunner {
   std::vector<Member> members;
   std::int64_t start_step = 0;
   const SweepOptions* options;
-  std::ostream* out;
   std::string label;
 
-  void save_checkpoints(Ensemble& e);
+  void save_checkpoints(Ensemble& e, bool final = false);
   void restore(Ensemble& e);
   void run();
 };
 
-void GroupRunner::save_checkpoints(Ensemble& e) {
-  e.monitor->flush();
-  nn::ParamStore& params = e.model->params();
-  const ops::ParamSegments seg = params.segments();
-  const Tensor values = params.flat_values().to_host();
-  std::vector<std::pair<std::string, Tensor>> states;
+// The flat buffers a checkpoint holds, by name: the parameters and the optimizer state this
+// optimizer kind and precision keep (they share the parameters' flat layout, so one slice per
+// model serves them all).
+std::vector<std::pair<std::string, Tensor*>> checkpoint_buffers(Ensemble& e) {
+  std::vector<std::pair<std::string, Tensor*>> out = {{"params", &e.model->params().flat_values()}};
   for (int i = 0; i < 2; ++i) {
-    if (e.optimizer->state(i).defined() && e.optimizer->state(i).numel() > 0)
-      states.emplace_back("optimizer.state" + std::to_string(i), e.optimizer->state(i).to_host());
+    Tensor& t = e.optimizer->state(i);
+    if (t.defined() && t.numel() > 0) out.emplace_back("optimizer.state" + std::to_string(i), &t);
   }
-  if (e.optimizer->compensation().defined() && e.optimizer->compensation().numel() > 0)
-    states.emplace_back("optimizer.compensation", e.optimizer->compensation().to_host());
+  Tensor& comp = e.optimizer->compensation();
+  if (comp.defined() && comp.numel() > 0) out.emplace_back("optimizer.compensation", &comp);
+  return out;
+}
+
+void GroupRunner::save_checkpoints(Ensemble& e, bool final) {
+  // The final checkpoint only holds the final parameters (for users; it is never resumed from).
+  if (!final) e.monitor->flush();
+  const ops::ParamSegments seg = e.model->params().segments();
+  std::vector<std::pair<std::string, Tensor>> host;
+  for (const auto& [name, t] : checkpoint_buffers(e)) {
+    if (!final || name == "params") host.emplace_back(name, t->to_host());
+  }
   const std::int64_t step = e.trainer->steps_done();
   for (std::size_t m = 0; m < members.size(); ++m) {
     const auto mi = static_cast<std::int64_t>(m);
     Checkpoint ck;
     ck.step = step;
-    ck.arrays.push_back(NamedTensor{"params", slice_tensor(values, seg, mi)});
-    for (const auto& [name, t] : states) ck.arrays.push_back(NamedTensor{name, slice_tensor(t, seg, mi)});
-    const std::vector<double> st = e.monitor->state(mi);
-    ck.arrays.push_back(NamedTensor{"monitor_state", Tensor::from_vector<double>({static_cast<std::int64_t>(st.size())}, st)});
+    for (const auto& [name, t] : host) ck.arrays.push_back(NamedTensor{name, slice_tensor(t, seg, mi)});
     nlohmann::json meta = {{"run_id", members[m].run->id},
                            {"step", step},
-                           {"config_hash", std::to_string(fnv1a(resume_key(members[m].run->config)))},
+                           {"final", final},
                            {"config", resume_key(members[m].run->config)},
                            {"diverged_at", members[m].diverged_at},
                            {"groove", build_info().version}};
+    if (!final) {
+      const std::vector<double> st = e.monitor->state(mi);
+      ck.arrays.push_back(
+          NamedTensor{"monitor_state", Tensor::from_vector<double>({static_cast<std::int64_t>(st.size())}, st)});
+    }
     ck.meta = meta.dump();
     save_checkpoint(members[m].dir + "/checkpoint", ck);
   }
 }
 
 void GroupRunner::restore(Ensemble& e) {
-  nn::ParamStore& params = e.model->params();
-  const ops::ParamSegments seg = params.segments();
-  Tensor values = params.flat_values().to_host();
-  Tensor state[2], comp;
-  for (int i = 0; i < 2; ++i) {
-    if (e.optimizer->state(i).defined() && e.optimizer->state(i).numel() > 0) state[i] = e.optimizer->state(i).to_host();
-  }
-  if (e.optimizer->compensation().defined() && e.optimizer->compensation().numel() > 0)
-    comp = e.optimizer->compensation().to_host();
-  for (std::size_t m = 0; m < members.size(); ++m) {
-    const LoadedCheckpoint& ck = *members[m].checkpoint;
-    auto array = [&](const std::string& name) -> const Tensor& {
+  const ops::ParamSegments seg = e.model->params().segments();
+  for (const auto& [name, device] : checkpoint_buffers(e)) {
+    Tensor host = device->to_host();
+    for (std::size_t m = 0; m < members.size(); ++m) {
+      const LoadedCheckpoint& ck = *members[m].checkpoint;
+      const Tensor* saved = nullptr;
       for (const NamedTensor& t : ck.ckpt.arrays) {
-        if (t.name == name) return t.tensor;
+        if (t.name == name) saved = &t.tensor;
       }
-      GROOVE_THROW(ck.path, ": the checkpoint has no array '", name, "'");
-    };
-    const auto mi = static_cast<std::int64_t>(m);
-    put_slice(values, seg, mi, array("params"), ck.path + ": params");
-    for (int i = 0; i < 2; ++i) {
-      if (state[i].defined()) put_slice(state[i], seg, mi, array("optimizer.state" + std::to_string(i)), ck.path);
+      GROOVE_CHECK(saved != nullptr, ck.path, ": the checkpoint has no array '", name, "'");
+      put_slice(host, seg, static_cast<std::int64_t>(m), *saved, ck.path + ": " + name);
     }
-    if (comp.defined()) put_slice(comp, seg, mi, array("optimizer.compensation"), ck.path);
+    const Tensor back = host.to(*e.ctx);
+    ops::copy(*device, back, *e.ctx);
   }
-  ops::copy(params.flat_values(), values.to(*e.ctx), *e.ctx);
-  for (int i = 0; i < 2; ++i) {
-    if (state[i].defined()) ops::copy(e.optimizer->state(i), state[i].to(*e.ctx), *e.ctx);
-  }
-  if (comp.defined()) ops::copy(e.optimizer->compensation(), comp.to(*e.ctx), *e.ctx);
   e.ctx->synchronize();
 }
 
@@ -535,10 +514,9 @@ void GroupRunner::run() {
     const auto t0 = std::chrono::steady_clock::now();
     e.monitor->run(n);
     const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(chunk * 4, dt > 0 ? static_cast<std::int64_t>(
-                                                                                     static_cast<double>(n) * 0.25 / dt) +
-                                                                                     1
-                                                                               : chunk * 4));
+    chunk = std::max<std::int64_t>(
+        1, std::min<std::int64_t>(
+               chunk * 4, dt > 0 ? static_cast<std::int64_t>(static_cast<double>(n) * 0.25 / dt) + 1 : chunk * 4));
     const std::int64_t now = e.trainer->steps_done();
     if (progress) {
       double loss = 0, acc = 1, margin = 0;
@@ -555,7 +533,8 @@ void GroupRunner::run() {
     const int sig = g_signal.load();
     if (sig != 0) {
       save_checkpoints(e);
-      for (const Member& m : members) write_status(m.dir, "interrupted", now, std::string("stopped by ") + signal_name(sig));
+      for (const Member& m : members)
+        write_status(m.dir, "interrupted", now, std::string("stopped by ") + signal_name(sig));
       if (progress) progress->finish("interrupted");
       throw Interrupted(sig);
     }
@@ -569,21 +548,7 @@ void GroupRunner::run() {
   }
   e.monitor->finish();
   const std::int64_t end = e.trainer->steps_done();
-  // The final checkpoint holds the final parameters (users load them with numpy).
-  {
-    nn::ParamStore& params = e.model->params();
-    const ops::ParamSegments seg = params.segments();
-    const Tensor values = params.flat_values().to_host();
-    for (std::size_t m = 0; m < members.size(); ++m) {
-      Checkpoint ck;
-      ck.step = end;
-      ck.arrays.push_back(NamedTensor{"params", slice_tensor(values, seg, static_cast<std::int64_t>(m))});
-      nlohmann::json meta = {{"run_id", members[m].run->id}, {"step", end}, {"final", true},
-                             {"config", resume_key(members[m].run->config)}, {"groove", build_info().version}};
-      ck.meta = meta.dump();
-      save_checkpoint(members[m].dir + "/checkpoint", ck);
-    }
-  }
+  save_checkpoints(e, true);
   for (std::size_t m = 0; m < members.size(); ++m) {
     Member& mem = members[m];
     // Add the run's identity to its summary.
@@ -604,14 +569,14 @@ void GroupRunner::run() {
     s["hyper"] = hyper;
     s["status"] = mem.diverged_at >= 0 ? "diverged" : "done";
     if (mem.diverged_at >= 0) s["diverged_at"] = mem.diverged_at;
-    write_text(mem.dir + "/summary.json", s.dump(2) + "\n");
+    write_file_atomic(mem.dir + "/summary.json", s.dump(2) + "\n");
     if (mem.diverged_at >= 0) {
       write_status(mem.dir, "diverged", mem.diverged_at,
                    "the loss or the parameters became non-finite at step " + std::to_string(mem.diverged_at));
     } else {
       write_status(mem.dir, "done", end, "");
     }
-    write_text(mem.dir + "/DONE", "");
+    write_file_atomic(mem.dir + "/DONE", "");
   }
   if (progress) progress->finish("done");
 }
@@ -641,7 +606,7 @@ tasks::Dataset build_dataset(const Config& c, const std::string& base_dir) {
     s.probes_per_group = c.integer("task.odor.probes_per_group");
     s.test_non_targets = c.integer("task.odor.test_non_targets");
     const std::string proj = c.string("task.odor.projection");
-    s.projection = proj == "none" ? tasks::Projection::none
+    s.projection = proj == "none"     ? tasks::Projection::none
                    : proj == "sparse" ? tasks::Projection::sparse
                                       : tasks::Projection::gaussian;
     s.glomeruli = c.integer("task.odor.glomeruli");
@@ -649,7 +614,9 @@ tasks::Dataset build_dataset(const Config& c, const std::string& base_dir) {
     s.projection_seed = static_cast<std::uint64_t>(c.integer("task.odor.projection_seed"));
     s.input_noise = c.number("task.odor.input_noise");
     const std::string bal = c.string("task.odor.balance");
-    s.balance = bal == "none" ? tasks::Balance::none : bal == "weights" ? tasks::Balance::weights : tasks::Balance::repeat;
+    s.balance = bal == "none"      ? tasks::Balance::none
+                : bal == "weights" ? tasks::Balance::weights
+                                   : tasks::Balance::repeat;
     s.seed = seed;
     s.dtype = dt;
     return tasks::make_odor_task(s, host);
@@ -751,20 +718,17 @@ SweepSummary run_sweep(const std::string& config_path, const SweepOptions& optio
     if (in_shard(r.index, shard)) selected.push_back(r);
   }
   summary.selected = static_cast<std::int64_t>(selected.size());
-  const std::string shard_text =
-      shard.count > 1 ? " (shard " + std::to_string(shard.index) + "/" + std::to_string(shard.count) + " from " +
-                            shard.source + ")"
-                      : "";
+  const std::string shard_text = shard.count > 1 ? " (shard " + std::to_string(shard.index) + "/" +
+                                                       std::to_string(shard.count) + " from " + shard.source + ")"
+                                                 : "";
 
   if (options.dry_run) {
     const std::vector<Group> groups = group_runs(selected, options.max_models);
     out << "sweep " << base.string("name") << ": " << runs.size() << " runs" << shard_text << ", " << selected.size()
         << " in this shard, " << groups.size() << " ensemble" << (groups.size() == 1 ? "" : "s") << " by shape\n";
-    std::map<std::string, DataShape> shapes;
     std::int64_t peak = 0;
     for (std::size_t g = 0; g < groups.size(); ++g) {
       const Config& c = selected[static_cast<std::size_t>(groups[g].runs[0])].config;
-      const std::string task_key = c.canonical();
       DataShape d;
       const tasks::Dataset data = build_dataset(c, base_dir);
       d.train = data.group("train").indices.size();
@@ -788,12 +752,13 @@ SweepSummary run_sweep(const std::string& config_path, const SweepOptions& optio
       if (groups[g].runs.size() > show) out << " ... (" << groups[g].runs.size() - show << " more)";
       out << "\n";
     }
-    out << "predicted device memory: " << format_bytes(peak) << " (the largest ensemble; ensembles run one at a time)\n";
+    out << "predicted device memory: " << format_bytes(peak)
+        << " (the largest ensemble; ensembles run one at a time)\n";
     return summary;
   }
 
   fs::create_directories(summary.dir);
-  write_text(summary.dir + "/sweep.yaml", base.to_yaml(true));
+  write_file_atomic(summary.dir + "/sweep.yaml", base.to_yaml(true));
   write_sweep_json(summary.dir, base, runs);
 
   // Which runs still need work, and from which step.
@@ -832,12 +797,9 @@ SweepSummary run_sweep(const std::string& config_path, const SweepOptions& optio
   for (std::size_t i = 0; i < todo.size(); ++i) members[i].run = &todo[i];
 
   // Group by shape and by the step to resume from.
-  std::vector<RunSpec> keyed = todo;
-  for (std::size_t i = 0; i < keyed.size(); ++i) {
-    const std::int64_t s = members[i].checkpoint ? members[i].checkpoint->ckpt.step : 0;
-    keyed[i].config.set("name", "\"" + keyed[i].config.string("name") + " @" + std::to_string(s) + "\"", "resume step");
-  }
-  const std::vector<Group> groups = group_runs(keyed, options.max_models);
+  std::vector<std::string> resume_steps;
+  for (const Member& m : members) resume_steps.push_back(std::to_string(m.checkpoint ? m.checkpoint->ckpt.step : 0));
+  const std::vector<Group> groups = group_runs(todo, options.max_models, resume_steps);
   out << "groove: " << base.string("name") << ": " << runs.size() << " run" << (runs.size() == 1 ? "" : "s")
       << shard_text << "; " << summary.skipped << " already done, " << todo.size() << " to train in " << groups.size()
       << " ensemble" << (groups.size() == 1 ? "" : "s") << " -> " << summary.dir << "\n";
@@ -850,14 +812,13 @@ SweepSummary run_sweep(const std::string& config_path, const SweepOptions& optio
     gr.base = &todo[static_cast<std::size_t>(groups[g].runs[0])].config;
     gr.base_dir = base_dir;
     gr.options = &options;
-    gr.out = &out;
     for (std::int64_t i : groups[g].runs) gr.members.push_back(members[static_cast<std::size_t>(i)]);
     gr.start_step = gr.members[0].checkpoint ? gr.members[0].checkpoint->ckpt.step : 0;
     gr.label = base.string("name") + " [" + std::to_string(g + 1) + "/" + std::to_string(groups.size()) + ", " +
                std::to_string(gr.members.size()) + " run" + (gr.members.size() == 1 ? "" : "s") + "]";
     for (const Member& m : gr.members) {
       fs::create_directories(m.dir);
-      write_text(m.dir + "/config.yaml", m.run->config.to_yaml());
+      write_file_atomic(m.dir + "/config.yaml", m.run->config.to_yaml());
       write_status(m.dir, "running", gr.start_step, "");
     }
     if (gr.start_step > 0) out << "groove: " << gr.label << ": resuming from step " << gr.start_step << "\n";
@@ -890,9 +851,9 @@ SweepSummary run_sweep(const std::string& config_path, const SweepOptions& optio
     fs::create_directories(summary.dir + "/shards");
     std::vector<RunSpec> mine;
     for (const RunSpec& r : selected) mine.push_back(r);
-    write_runs_csv(summary.dir, mine,
-                   summary.dir + "/shards/runs-" + std::to_string(shard.index) + "-of-" + std::to_string(shard.count) +
-                       ".csv");
+    write_runs_csv(
+        summary.dir, mine,
+        summary.dir + "/shards/runs-" + std::to_string(shard.index) + "-of-" + std::to_string(shard.count) + ".csv");
   } else {
     write_runs_csv(summary.dir, runs, summary.dir + "/runs.csv");
   }
@@ -902,8 +863,8 @@ SweepSummary run_sweep(const std::string& config_path, const SweepOptions& optio
     summary.exit_code = kExitRequeue;
   } else {
     summary.exit_code = summary.failed > 0 ? kExitError : kExitOk;
-    out << "groove: " << summary.done << " done, " << summary.diverged << " diverged, " << summary.failed
-        << " failed, " << summary.skipped << " skipped (already done)\n";
+    out << "groove: " << summary.done << " done, " << summary.diverged << " diverged, " << summary.failed << " failed, "
+        << summary.skipped << " skipped (already done)\n";
     if (shard.count > 1) {
       out << "groove: results in " << summary.dir << " (this shard's runs.csv: " << summary.dir << "/shards/); "
           << "when every shard is done: groove sweep --merge " << summary.dir << "\n";

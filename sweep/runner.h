@@ -36,8 +36,8 @@ struct SweepOptions {
   std::vector<std::string> overrides;  // "key=value"
   std::string shard;                   // "i/n" from --shard ("" = from the environment, if any)
   bool dry_run = false;
-  bool single_run = false;     // groove run: the config must describe exactly one run
-  bool progress = true;        // progress bar / lines on stderr
+  bool single_run = false;         // groove run: the config must describe exactly one run
+  bool progress = true;            // progress bar / lines on stderr
   std::int64_t max_models = 4096;  // runs per ensemble at most
   std::ostream* out = nullptr;     // messages (default std::cout)
 };

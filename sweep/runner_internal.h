@@ -13,7 +13,7 @@
 namespace groove::sweep::detail {
 
 std::string config_dir(const std::string& config_path);
-DType dtype_of(const Config& config);  // f64 for precision fp64, else f32
+DType dtype_of(const Config& config);                         // f64 for precision fp64, else f32
 Tensor as_dtype(const Tensor& t, DType dtype, Context& ctx);  // t itself when it has the dtype
 // The ensemble of `members` (their seeds, init scales and gammas) with the shape of `config`.
 std::unique_ptr<nn::Model> build_model(const Config& config, const std::vector<const Config*>& members, Context& ctx,

@@ -104,12 +104,15 @@ std::vector<RunSpec> expand(const Config& base) {
   return runs;
 }
 
-std::vector<Group> group_runs(const std::vector<RunSpec>& runs, std::int64_t max_models) {
+std::vector<Group> group_runs(const std::vector<RunSpec>& runs, std::int64_t max_models,
+                              const std::vector<std::string>& extra) {
   GROOVE_CHECK(max_models >= 1, "group_runs: max_models must be >= 1");
+  GROOVE_CHECK(extra.empty() || extra.size() == runs.size(), "group_runs: ", extra.size(), " extra keys for ",
+               runs.size(), " runs");
   std::vector<Group> groups;
   std::map<std::string, std::size_t> open;  // shape -> index of its last group
   for (std::size_t i = 0; i < runs.size(); ++i) {
-    const std::string key = shape_key(runs[i].config);
+    const std::string key = shape_key(runs[i].config) + (extra.empty() ? "" : "\n@" + extra[i]);
     auto it = open.find(key);
     if (it == open.end() || static_cast<std::int64_t>(groups[it->second].runs.size()) >= max_models) {
       groups.push_back(Group{key, {}});
@@ -147,7 +150,9 @@ MemoryEstimate estimate_memory(const Config& c, std::int64_t models, const DataS
   // Values, gradients and the Monitor's copy of the initial values (weight movement).
   m.params = 3 * models * per_model * bytes;
   const std::string opt = c.string("optimizer.kind");
-  const std::int64_t states = (opt == "sgd" ? 0 : (opt == "momentum" || opt == "nesterov") ? 1 : 2) +
+  const std::int64_t states = (opt == "sgd"                               ? 0
+                               : (opt == "momentum" || opt == "nesterov") ? 1
+                                                                          : 2) +
                               (c.string("precision") == "fp32-kahan" ? 1 : 0);
   m.optimizer = states * models * per_model * bytes;
   // The training tape keeps each layer's pre- and post-activation values and their gradients; the

@@ -29,11 +29,14 @@ std::vector<std::string> per_model_keys();
 std::string shape_key(const Config& config);
 
 // Runs grouped by shape, groups in order of their first run; at most `max_models` runs per group.
+// `extra` (empty, or one string per run) splits groups further: runs share a group only when
+// their extra strings agree too (the runner passes the step each run resumes from).
 struct Group {
   std::string key;
   std::vector<std::int64_t> runs;  // positions in the runs vector given
 };
-std::vector<Group> group_runs(const std::vector<RunSpec>& runs, std::int64_t max_models = 4096);
+std::vector<Group> group_runs(const std::vector<RunSpec>& runs, std::int64_t max_models = 4096,
+                              const std::vector<std::string>& extra = {});
 
 // Predicted device memory of one ensemble (bytes), from the shapes of its data and model
 // (docs/config.md, "Memory").

@@ -51,7 +51,6 @@ std::set<std::string> files_in(const std::string& dir) {
   return names;
 }
 
-
 ::testing::AssertionResult contains_all(const std::string& text, std::initializer_list<std::string> needles) {
   for (const std::string& needle : needles) {
     if (text.find(needle) == std::string::npos) {

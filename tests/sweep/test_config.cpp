@@ -56,8 +56,8 @@ TEST(Config, DottedKeysAtTopLevelAreAccepted) {
 }
 
 TEST(Config, OverridesInBothStylesWinOverTheFile) {
-  const std::vector<std::string> args = {"model.gamma=0.1", "--optimizer.lr", "0.5", "--steps=30",
-                                         "model.hidden=[8, 8]", "--model.bias", "true"};
+  const std::vector<std::string> args = {"model.gamma=0.1",     "--optimizer.lr", "0.5", "--steps=30",
+                                         "model.hidden=[8, 8]", "--model.bias",   "true"};
   const std::vector<std::string> o = Config::overrides_from_args(args);
   EXPECT_EQ(o, (std::vector<std::string>{"model.gamma=0.1", "optimizer.lr=0.5", "steps=30", "model.hidden=[8, 8]",
                                          "model.bias=true"}));

@@ -2,13 +2,12 @@
 // one model inside an ensemble, a failed ensemble that does not stop the sweep, shards and merge.
 // Signals, kill-and-resume and checkpoint fallback run the CLI binary: tests/tools/test_resume.cpp.
 #include <gtest/gtest.h>
-
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
 #include <fstream>
-#include <set>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "runtime/error.h"
@@ -22,7 +21,9 @@ namespace fs = std::filesystem;
 namespace groove::sweep {
 namespace {
 
-std::string read(const std::string& path) { return test::read_file(path); }
+std::string read(const std::string& path) {
+  return test::read_file(path);
+}
 
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;
@@ -34,7 +35,9 @@ std::vector<std::string> lines(const std::string& text) {
 // A small, fast classification run.
 std::string small_config(const std::string& out, const std::string& extra = "") {
   return "name: t\n"
-         "out: " + out + "\n"
+         "out: " +
+         out +
+         "\n"
          "device: cpu\n"
          "steps: 300\n"
          "checkpoint_every: 100\n"

@@ -35,7 +35,6 @@ EnvLookup fake(const Env& env) {
   };
 }
 
-
 void expect_shard(const Shard& s, std::int64_t index, std::int64_t count, const std::string& source) {
   EXPECT_EQ(s.index, index);
   EXPECT_EQ(s.count, count);

@@ -78,6 +78,16 @@ TEST(SweepGroups, PerModelKeysShareAnEnsembleShapeKeysSplit) {
   const std::vector<Group> capped = group_runs(runs, 5);
   EXPECT_EQ(capped.size(), 6u);  // 12 = 5 + 5 + 2, twice
   for (const Group& g : capped) EXPECT_LE(g.runs.size(), 5u);
+  // Extra keys (the step each run resumes from) split a shape: equal keys share a group.
+  std::vector<std::string> extra(runs.size(), "0");
+  for (std::size_t i = 0; i < runs.size(); i += 3) extra[i] = "500";
+  const std::vector<Group> split = group_runs(runs, 4096, extra);
+  ASSERT_EQ(split.size(), 4u);
+  for (const Group& g : split) {
+    for (std::int64_t i : g.runs)
+      EXPECT_EQ(extra[static_cast<std::size_t>(i)], extra[static_cast<std::size_t>(g.runs[0])]);
+  }
+  EXPECT_THROW(group_runs(runs, 4096, {"0"}), Error);
 }
 
 TEST(SweepMemory, EstimateFollowsTheShapes) {

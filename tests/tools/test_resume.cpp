@@ -5,8 +5,8 @@
 //   - SIGTERM: a checkpoint, exit code 75, status "interrupted"; a corrupt latest checkpoint then
 //     falls back to the previous one with a message, and the result is still bitwise the same;
 //   - mpirun -np 2: every run of a sweep is trained by exactly one rank.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -30,7 +30,9 @@ namespace fs = std::filesystem;
 namespace groove {
 namespace {
 
-std::string read(const std::string& path) { return test::read_file(path); }
+std::string read(const std::string& path) {
+  return test::read_file(path);
+}
 
 // Starts `argv` with stdout and stderr to `log`.
 pid_t spawn(const std::vector<std::string>& args, const std::string& log) {
@@ -188,9 +190,8 @@ TEST(Mpi, EveryRunOfASweepIsTrainedByExactlyOneRank) {
                                          "model: {hidden: [8], parameterization: standard}\n"
                                          "metrics: {log_every: 10, probe_every: 0}\n"
                                          "sweep: {seeds: 5}\n";
-  const std::string cmd = "mpirun --allow-run-as-root --oversubscribe -np 2 " + std::string(GROOVE_CLI) +
-                          " sweep " + dir.file("exp.yaml") + " out=" + dir.path() + " --no-progress > " +
-                          dir.file("log") + " 2>&1";
+  const std::string cmd = "mpirun --allow-run-as-root --oversubscribe -np 2 " + std::string(GROOVE_CLI) + " sweep " +
+                          dir.file("exp.yaml") + " out=" + dir.path() + " --no-progress > " + dir.file("log") + " 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << read(dir.file("log"));
   std::set<std::string> seen;
   for (int rank = 0; rank < 2; ++rank) {

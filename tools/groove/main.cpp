@@ -39,8 +39,9 @@ int main(int argc, char** argv) {
       });
     }
   }
-  CLI::App app{"groove: very long training runs of small networks, and what they keep learning\n"
-               "Training commands (see their --help): run, sweep, reversal, plot, config"};
+  CLI::App app{
+      "groove: very long training runs of small networks, and what they keep learning\n"
+      "Training commands (see their --help): run, sweep, reversal, plot, config"};
   app.require_subcommand(1);
   app.set_version_flag("--version", [] { return groove::cli::info_json()["version"].get<std::string>(); });
 
