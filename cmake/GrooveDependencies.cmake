@@ -4,13 +4,19 @@ find_package(ZLIB REQUIRED)
 
 # OpenBLAS: prefer Debian's OpenMP build, so a BLAS call made inside an OpenMP region over the
 # model dimension runs single-threaded instead of oversubscribing the cores.
-set(_groove_blas_hints
-  /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-openmp
-  /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-pthread)
-set(_groove_blas_include_hints
-  /usr/include/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-openmp
-  /usr/include/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-pthread
-  /usr/include/openblas)
+# Debian's layout under /usr and under every prefix of CMAKE_PREFIX_PATH (tools/gpu-check unpacks
+# the packages into a private prefix on machines without apt).
+set(_groove_blas_hints)
+set(_groove_blas_include_hints)
+set(_groove_prefixes ${CMAKE_PREFIX_PATH} $ENV{CMAKE_PREFIX_PATH} /usr)
+string(REPLACE ":" ";" _groove_prefixes "${_groove_prefixes}")
+foreach(prefix IN LISTS _groove_prefixes)
+  foreach(flavour openblas-openmp openblas-pthread)
+    list(APPEND _groove_blas_hints ${prefix}/lib/${CMAKE_LIBRARY_ARCHITECTURE}/${flavour})
+    list(APPEND _groove_blas_include_hints ${prefix}/include/${CMAKE_LIBRARY_ARCHITECTURE}/${flavour})
+  endforeach()
+  list(APPEND _groove_blas_include_hints ${prefix}/include/openblas)
+endforeach()
 find_library(GROOVE_BLAS_LIBRARY NAMES openblas HINTS ${_groove_blas_hints})
 find_path(GROOVE_BLAS_INCLUDE_DIR NAMES cblas.h HINTS ${_groove_blas_include_hints})
 if(NOT GROOVE_BLAS_LIBRARY OR NOT GROOVE_BLAS_INCLUDE_DIR)
