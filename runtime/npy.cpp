@@ -721,6 +721,33 @@ class ZipWriter {
   std::uint32_t count_ = 0;
   std::string zip_, central_;
 };
+// Rearranges a tensor whose bytes hold its elements in Fortran (column-major) order into
+// groove's row-major order. numpy writes such files for F-contiguous arrays (a transpose, or
+// DataFrame.to_numpy() in recent pandas).
+Tensor from_fortran_order(const Tensor& f) {
+  const Shape& shape = f.shape();
+  const int rank = shape.ndim();
+  if (rank < 2) return f;
+  Tensor c = Tensor::host(shape, f.dtype());
+  const std::size_t size = dtype_size(f.dtype());
+  const auto* src = static_cast<const unsigned char*>(f.raw());
+  auto* dst = static_cast<unsigned char*>(c.raw());
+  std::vector<std::int64_t> index(static_cast<std::size_t>(rank), 0), fstride(static_cast<std::size_t>(rank), 1);
+  for (int d = 1; d < rank; ++d) fstride[static_cast<std::size_t>(d)] = fstride[static_cast<std::size_t>(d - 1)] * shape[d - 1];
+  std::int64_t offset = 0;  // Fortran offset of `index`, updated as the row-major index advances
+  for (std::int64_t i = 0; i < f.numel(); ++i) {
+    std::memcpy(dst + static_cast<std::size_t>(i) * size, src + static_cast<std::size_t>(offset) * size, size);
+    for (int d = rank - 1; d >= 0; --d) {
+      if (++index[d] < shape[d]) {
+        offset += fstride[d];
+        break;
+      }
+      offset -= (shape[d] - 1) * fstride[d];
+      index[d] = 0;
+    }
+  }
+  return c;
+}
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -772,7 +799,6 @@ Tensor parse_npy(const void* data, std::size_t bytes, const std::string& what) {
                ": unsupported dtype (structured or sub-array dtypes are not supported): \"", printable(header), "\"");
   GROOVE_CHECK(fortran->kind == PyValue::Kind::boolean, what,
                ": malformed NPY header ('fortran_order' is not True or False): \"", printable(header), "\"");
-  GROOVE_CHECK(!fortran->boolean, what, ": Fortran-order arrays are not supported; save with np.ascontiguousarray");
   GROOVE_CHECK(shape_v->kind == PyValue::Kind::tuple, what, ": malformed NPY header ('shape' is not a tuple): \"",
                printable(header), "\"");
   GROOVE_CHECK(shape_v->items.size() <= static_cast<std::size_t>(Shape::kMaxDims), what, ": array has ",
@@ -836,7 +862,7 @@ Tensor parse_npy(const void* data, std::size_t bytes, const std::string& what) {
       convert_to_i32<std::uint64_t>(body, count, out, what, ds);
       break;
   }
-  return t;
+  return fortran->boolean ? from_fortran_order(t) : t;
 }
 
 std::string serialize_npy(const Tensor& tensor) {

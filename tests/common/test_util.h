@@ -30,7 +30,8 @@ struct Tolerance {
 };
 Tolerance default_tolerance(DType dtype);
 
-// Passes when |actual - expected| <= atol + rtol * |expected| everywhere (NaN matches NaN);
+// Passes when |actual - expected| <= atol + rtol * |expected| everywhere (NaN matches NaN, an
+// infinity matches the same infinity);
 // otherwise fails and names the worst element, its index and both values.
 ::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected, double atol, double rtol);
 ::testing::AssertionResult all_close(const Tensor& actual, const Tensor& expected);

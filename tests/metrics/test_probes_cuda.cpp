@@ -78,7 +78,10 @@ TEST_F(LinalgCuda, CholeskyFactorSubstituteSolve) {
         // In place on the device gives the same factor.
         Tensor ga = on_gpu(a);
         ops::cholesky_factor(ga, ginfo, ga, *gpu);
-        EXPECT_TRUE(test::all_close(ga, gu, 0, 0)) << what << " in place";
+        for (std::int64_t k = 0; k < K; ++k) {
+          if (info.flat<std::int32_t>(k) != 0) continue;  // a partial factor's contents are unspecified
+          EXPECT_TRUE(test::all_close(ga.to_host().model(k), gu.to_host().model(k), 0, 0)) << what << " in place " << k;
+        }
         // Substitute (batched and shared b) and solve.
         for (const Tensor* rhs : {&b, &shared_b}) {
           Tensor x = Tensor::host({K, n, m}, DType::f64), gx = Tensor::empty({K, n, m}, DType::f64, *gpu);

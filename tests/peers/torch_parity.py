@@ -22,6 +22,15 @@ agrees. Such a tensor passes only when both
   (b) groove is no farther than PyTorch's own float32 run from a float64 PyTorch reference of
       the same run (within a factor of 2): a bug moves groove away from the exact answer,
       rounding does not.
+A second exception covers runs that amplify rounding (Adam late in a run, when gradients are at
+the rounding level and every step moves each parameter by about lr whatever their sign): a
+tensor passes when one of PyTorch's own float32 runs with the examples presented in another order
+(ORDERS orders: reversed and random; the same full-batch run, rounded differently) lands more than
+1e-5 from the float64 reference and groove is within twice the farthest such distance. Where a
+float32 run lands is then luck: in mlp_adam_ce, float32 runs land either 5e-7 or 1e-4 from the
+float64 run (a discrete event, such as a ReLU unit switching on one example a step earlier, decides
+which); with Debian's PyTorch 1.13 groove and PyTorch agree to 5e-7, with PyTorch 2.11 PyTorch
+lands near the float64 run and groove 1e-4 from both.
 
 Exit status: 0 when every case passes, 1 when one fails, 77 (skip) when PyTorch is missing.
 """
@@ -34,6 +43,7 @@ import sys
 import numpy as np
 
 TOLERANCE = 1e-5
+ORDERS = 6  # example orders of the rounding-amplification check
 
 # What each case must be, independently of the driver (the driver writes its hyperparameters into
 # data.npz; they are checked against this table so the two sides cannot drift apart silently).
@@ -196,9 +206,13 @@ def rel_error(a, b, scale=None):
     return float(np.max(np.abs(a - b)) / (scale + 1e-12))
 
 
-def train_reference(torch, hyper, init, x_np, labels_np, dtype):
+def train_reference(torch, hyper, init, x_np, labels_np, dtype, order=None):
     """Trains the PyTorch twin; returns its final parameters, the peak magnitude max_t max|p_t| of
-    each parameter over the run, and the loss of each step (before that step's update)."""
+    each parameter over the run, and the loss of each step (before that step's update).
+    order (a permutation of the examples) gives the same run mathematically (full-batch means)
+    with a different rounding in every reduction."""
+    if order is not None:
+        x_np, labels_np = x_np[order].copy(), labels_np[order].copy()
     model = Mlp(torch, hyper, init, dtype)
     x = torch.from_numpy(x_np).to(dtype)
     labels = torch.from_numpy(labels_np)
@@ -259,18 +273,27 @@ def run_case(torch, driver, workdir, name, seed=None):
         parts.append(f"{key} {err:.2e}")
         if err <= TOLERANCE:
             continue
-        # The documented exception (see the module docstring): rounding at the run's peak scale.
+        # The documented exceptions (see the module docstring): rounding at the run's peak scale,
+        # or a run that amplifies rounding.
         if ref64 is None:
             ref64, _, _ = train_reference(torch, hyper, init, x_np, labels_np, torch.float64)
+            n = len(labels_np)
+            orders = [np.arange(n)[::-1]] + [np.random.default_rng(s).permutation(n) for s in range(ORDERS - 1)]
+            ref_perms = [train_reference(torch, hyper, init, x_np, labels_np, torch.float32, o)[0] for o in orders]
         err_peak = rel_error(got[0], ref[key], scale=peak[key])
         groove64 = rel_error(got[0], ref64[key])
         torch64 = rel_error(ref[key], ref64[key])
-        ok = err_peak <= TOLERANCE and groove64 <= 2 * torch64
+        perm64 = max(rel_error(r[key], ref64[key]) for r in ref_perms)
+        rounding = err_peak <= TOLERANCE and groove64 <= 2 * torch64
+        chaotic = groove64 <= 2 * perm64 and perm64 > TOLERANCE
+        ok = rounding or chaotic
         passed = passed and ok
+        verdict = ("accepted as fp32 rounding" if rounding else
+                   "accepted: the run amplifies rounding" if chaotic else "REJECTED")
         notes.append(f"{key}: final-normalized {err:.2e} > {TOLERANCE:g}; it peaked at {peak[key]:.3g} and ended at "
                      f"{np.max(np.abs(ref[key])):.3g}: peak-normalized {err_peak:.2e}; distance to a float64 "
-                     f"reference: groove {groove64:.2e}, torch float32 {torch64:.2e} -> "
-                     f"{'accepted as fp32 rounding' if ok else 'REJECTED'}")
+                     f"reference: groove {groove64:.2e}, torch float32 {torch64:.2e}, torch float32 with the "
+                     f"examples reordered up to {perm64:.2e} -> {verdict}")
     loss_err = rel_error(groove_losses, losses, scale=np.max(np.abs(losses)))
     if loss_err > TOLERANCE:
         passed = False

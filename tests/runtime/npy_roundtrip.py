@@ -151,8 +151,10 @@ def write(directory):
         np.lib.format.write_array(f, expected("<f4", (3, 4)), version=(2, 0))
     with open(p("py_v3.npy"), "wb") as f:
         np.lib.format.write_array(f, expected("<f8", (5,)), version=(3, 0))
-    # Files groove must refuse.
+    # Fortran order (numpy writes it for F-contiguous arrays): read back in row-major order.
     np.save(p("py_fortran.npy"), np.asfortranarray(expected("<f4", (2, 3))))
+    np.save(p("py_fortran3.npy"), np.asfortranarray(expected("<i8", (2, 3, 4))))
+    # Files groove must refuse.
     big = expected("<i8", (8,))
     big[5] = 2**40
     np.save(p("py_big_i8.npy"), big)

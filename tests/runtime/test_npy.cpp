@@ -254,6 +254,29 @@ TEST(NpyTest, ParsesHeaderVariants) {
   EXPECT_TRUE(bitwise_equal(parse_npy(vec.data(), vec.size(), "vec"), int_tensor({3}, {7, -8, 9})));
 }
 
+TEST(NpyTest, ReadsFortranOrderIntoRowMajor) {
+  // [[1, 2, 3], [4, 5, 6]] stored column by column.
+  const std::string f2 = make_npy("{'descr': '<f8', 'fortran_order': True, 'shape': (2, 3), }",
+                                  raw_bytes(std::vector<double>{1, 4, 2, 5, 3, 6}));
+  EXPECT_TRUE(bitwise_equal(parse_npy(f2.data(), f2.size(), "f2"),
+                            Tensor::from_vector<double>({2, 3}, {1, 2, 3, 4, 5, 6})));
+  // Three dimensions, element (i, j, k) = 100 i + 10 j + k, stored with i fastest; integers converted.
+  std::vector<std::int16_t> data;
+  for (int k = 0; k < 4; ++k)
+    for (int j = 0; j < 3; ++j)
+      for (int i = 0; i < 2; ++i) data.push_back(static_cast<std::int16_t>(100 * i + 10 * j + k));
+  const std::string f3 = make_npy("{'descr': '<i2', 'fortran_order': True, 'shape': (2, 3, 4), }", raw_bytes(data));
+  const Tensor t = parse_npy(f3.data(), f3.size(), "f3");
+  ASSERT_EQ(t.shape(), Shape({2, 3, 4}));
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 3; ++j)
+      for (int k = 0; k < 4; ++k) EXPECT_EQ(t.flat<std::int32_t>((i * 3 + j) * 4 + k), 100 * i + 10 * j + k);
+  // One dimension: Fortran and C order are the same.
+  const std::string f1 = make_npy("{'descr': '<f4', 'fortran_order': True, 'shape': (3,), }",
+                                  raw_bytes(std::vector<float>{1, 2, 3}));
+  EXPECT_TRUE(bitwise_equal(parse_npy(f1.data(), f1.size(), "f1"), Tensor::from_vector<float>({3}, {1, 2, 3})));
+}
+
 TEST(NpyTest, ConvertsNumpyIntegerTypesToInt32) {
   struct Case {
     std::string descr;
@@ -343,8 +366,8 @@ TEST(NpyTest, MalformedFilesThrowNamingTheFile) {
       {"duplicate_key", with_dict("{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (2, 3)}"),
        "duplicate"},
       {"shape_not_tuple", with_dict("{'descr': '<f4', 'fortran_order': False, 'shape': 6}"), "not a tuple"},
-      {"fortran_order", with_dict("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3)}"),
-       "Fortran-order arrays are not supported; save with np.ascontiguousarray"},
+      {"fortran_order_not_bool", with_dict("{'descr': '<f4', 'fortran_order': 1, 'shape': (2, 3)}"),
+       "'fortran_order' is not True or False"},
       {"big_endian", with_dict("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3)}"), "big-endian"},
       {"big_endian_i8", with_dict("{'descr': '>i8', 'fortran_order': False, 'shape': (3,)}"), "big-endian"},
       {"complex", with_dict("{'descr': '<c8', 'fortran_order': False, 'shape': (3,)}"), "'<c8'"},
@@ -799,7 +822,8 @@ TEST(NpyTest, RoundTripsThroughNumpy) {
   EXPECT_TRUE(bitwise_equal(read("py_empty.npy"), Tensor::host({0, 3}, DType::f32)));
   expect_arange(read("py_v2.npy"), {3, 4}, DType::f32, "py_v2");
   expect_arange(read("py_v3.npy"), {5}, DType::f64, "py_v3");
-  EXPECT_GROOVE_ERROR(read_npy(dir.file("py_fortran.npy")), "py_fortran.npy", "Fortran");
+  expect_arange(read("py_fortran.npy"), {2, 3}, DType::f32, "py_fortran");
+  expect_arange(read("py_fortran3.npy"), {2, 3, 4}, DType::i32, "py_fortran3");
   EXPECT_GROOVE_ERROR(read_npy(dir.file("py_big_i8.npy")), "py_big_i8.npy", "1099511627776", "index 5");
   EXPECT_GROOVE_ERROR(read_npy(dir.file("py_be.npy")), "py_be.npy", "big-endian");
   EXPECT_GROOVE_ERROR(read_npy(dir.file("py_c8.npy")), "py_c8.npy", "'<c8'");

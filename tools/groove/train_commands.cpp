@@ -75,11 +75,15 @@ std::string plot_script(const char* argv0) {
   return source.string();
 }
 
+// GROOVE_PYTHON, else the first of Debian's interpreter (which has Debian's numpy and matplotlib)
+// and the python3 on PATH (a virtual environment or a GPU image) that can import both.
 std::string python() {
   if (const char* env = std::getenv("GROOVE_PYTHON")) return env;
-  // Debian's interpreter has Debian's numpy and matplotlib; a python3 earlier on PATH may not.
-  if (fs::exists("/usr/bin/python3")) return "/usr/bin/python3";
-  return "python3";
+  for (const char* candidate : {"/usr/bin/python3", "python3"}) {
+    const std::string probe = std::string(candidate) + " -c 'import numpy, matplotlib' > /dev/null 2>&1";
+    if (std::system(probe.c_str()) == 0) return candidate;
+  }
+  return fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";  // its error names what is missing
 }
 
 }  // namespace
