@@ -162,7 +162,7 @@ try:
 except ImportError:
     print('pandas not installed')
     sys.exit(0)
-df = pd.read_csv(path)
+df = pd.read_csv(path, float_precision='round_trip')  # pandas' default parser may be off by an ulp
 assert list(df.columns) == ['step', 'loss', 'a,b', 'say "hi"', 'acc'], list(df.columns)
 np.save(out + '.pandas.npy', df.to_numpy(dtype=np.float64))
 )";

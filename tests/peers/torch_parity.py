@@ -24,13 +24,16 @@ agrees. Such a tensor passes only when both
       rounding does not.
 A second exception covers runs that amplify rounding (Adam late in a run, when gradients are at
 the rounding level and every step moves each parameter by about lr whatever their sign): a
-tensor passes when one of PyTorch's own float32 runs with the examples presented in another order
-(ORDERS orders: reversed and random; the same full-batch run, rounded differently) lands more than
-1e-5 from the float64 reference and groove is within twice the farthest such distance. Where a
-float32 run lands is then luck: in mlp_adam_ce, float32 runs land either 5e-7 or 1e-4 from the
-float64 run (a discrete event, such as a ReLU unit switching on one example a step earlier, decides
-which); with Debian's PyTorch 1.13 groove and PyTorch agree to 5e-7, with PyTorch 2.11 PyTorch
-lands near the float64 run and groove 1e-4 from both.
+tensor passes when another float32 implementation of the same run lands more than 1e-5 from the
+float64 reference and groove is within twice the farthest such distance. The other
+implementations: PyTorch with the examples presented in ORDERS other orders (reversed and random;
+the same full-batch run, rounded differently) and, for Adam, Adam written out with the first
+moment updated as PyTorch 1.x does (beta1 m + (1 - beta1) g) and as PyTorch 2.x does
+(lerp(m, g, 1 - beta1)). Where a float32 run lands is then luck: in mlp_adam_ce, float32 runs land
+either 5e-7 or 1e-4 from the float64 run (a discrete event decides which; the form of the
+first-moment update alone moves a run from one to the other). With Debian's PyTorch 1.13 groove
+and PyTorch agree to 5e-7; with PyTorch 2.11 (lerp), PyTorch lands near the float64 run and groove
+1e-4 from both.
 
 Exit status: 0 when every case passes, 1 when one fails, 77 (skip) when PyTorch is missing.
 """
@@ -206,17 +209,54 @@ def rel_error(a, b, scale=None):
     return float(np.max(np.abs(a - b)) / (scale + 1e-12))
 
 
-def train_reference(torch, hyper, init, x_np, labels_np, dtype, order=None):
+class ManualAdam:
+    """Adam / AdamW written out, with the first moment updated as PyTorch 1.x does
+    (m = beta1 m + (1 - beta1) g) or as PyTorch 2.x does (m = lerp(m, g, 1 - beta1)): two float32
+    implementations of the same update that round differently."""
+
+    def __init__(self, torch, hyper, params, form):
+        self.torch, self.hyper, self.params, self.form = torch, hyper, params, form
+        self.state = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
+        self.t = 0
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.params:
+            p.grad = None
+
+    def step(self):
+        h, self.t = self.hyper, self.t + 1
+        b1, b2, eps, lr, wd = h["beta1"], h["beta2"], h["eps"], h["lr"], h["weight_decay"]
+        with self.torch.no_grad():
+            for p, (m, v) in zip(self.params, self.state):
+                g = p.grad
+                if h["optimizer"] == "adamw":
+                    p.mul_(1 - lr * wd)
+                elif wd:
+                    g = g.add(p, alpha=wd)
+                if self.form == "lerp":
+                    m.lerp_(g, 1 - b1)
+                else:
+                    m.mul_(b1).add_(g, alpha=1 - b1)
+                v.mul_(b2).addcmul_(g, g, value=1 - b2)
+                denom = (v.sqrt() / (1 - b2 ** self.t) ** 0.5).add_(eps)
+                p.addcdiv_(m, denom, value=-lr / (1 - b1 ** self.t))
+
+
+def train_reference(torch, hyper, init, x_np, labels_np, dtype, order=None, adam_form=None):
     """Trains the PyTorch twin; returns its final parameters, the peak magnitude max_t max|p_t| of
     each parameter over the run, and the loss of each step (before that step's update).
     order (a permutation of the examples) gives the same run mathematically (full-batch means)
-    with a different rounding in every reduction."""
+    with a different rounding in every reduction; adam_form ("muladd" or "lerp") replaces
+    torch.optim's Adam by ManualAdam."""
     if order is not None:
         x_np, labels_np = x_np[order].copy(), labels_np[order].copy()
     model = Mlp(torch, hyper, init, dtype)
     x = torch.from_numpy(x_np).to(dtype)
     labels = torch.from_numpy(labels_np)
-    optimizer = make_optimizer(torch, hyper, model.ordered())
+    if adam_form is None:
+        optimizer = make_optimizer(torch, hyper, model.ordered())
+    else:
+        optimizer = ManualAdam(torch, hyper, model.ordered(), adam_form)
     peak = {k: float(v.detach().abs().max()) for k, v in model.params.items()}
     losses = []
     for _ in range(hyper["steps"]):
@@ -280,6 +320,9 @@ def run_case(torch, driver, workdir, name, seed=None):
             n = len(labels_np)
             orders = [np.arange(n)[::-1]] + [np.random.default_rng(s).permutation(n) for s in range(ORDERS - 1)]
             ref_perms = [train_reference(torch, hyper, init, x_np, labels_np, torch.float32, o)[0] for o in orders]
+            if hyper["optimizer"] in ("adam", "adamw"):
+                ref_perms += [train_reference(torch, hyper, init, x_np, labels_np, torch.float32, adam_form=form)[0]
+                              for form in ("muladd", "lerp")]
         err_peak = rel_error(got[0], ref[key], scale=peak[key])
         groove64 = rel_error(got[0], ref64[key])
         torch64 = rel_error(ref[key], ref64[key])
@@ -292,8 +335,9 @@ def run_case(torch, driver, workdir, name, seed=None):
                    "accepted: the run amplifies rounding" if chaotic else "REJECTED")
         notes.append(f"{key}: final-normalized {err:.2e} > {TOLERANCE:g}; it peaked at {peak[key]:.3g} and ended at "
                      f"{np.max(np.abs(ref[key])):.3g}: peak-normalized {err_peak:.2e}; distance to a float64 "
-                     f"reference: groove {groove64:.2e}, torch float32 {torch64:.2e}, torch float32 with the "
-                     f"examples reordered up to {perm64:.2e} -> {verdict}")
+                     f"reference: groove {groove64:.2e}, torch float32 {torch64:.2e}, other float32 runs (examples "
+                     f"reordered{', Adam written out' if len(ref_perms) > ORDERS else ''}) up to {perm64:.2e} "
+                     f"-> {verdict}")
     loss_err = rel_error(groove_losses, losses, scale=np.max(np.abs(losses)))
     if loss_err > TOLERANCE:
         passed = False
