@@ -147,7 +147,8 @@ namespace ops {
 // Cholesky factorization of K symmetric positive definite matrices a [K, n, n] (f64). Only the
 // upper triangle of a (j >= i) is read. factor [K, n, n] receives U, upper triangular with
 // U^T U = A (the strict lower triangle is set to 0); factor may alias a (in place). info i32 [K]:
-// 0 on success, else j + 1 for the first column j whose pivot is not > 0 (then U is partial).
+// 0 on success, else j + 1 for the first column j whose pivot is not > 0 (then that model's
+// factor is all NaN: every output element is written, so results never depend on old memory).
 // Blocked left-looking algorithm; every entry accumulates its updates in ascending order.
 void cholesky_factor(Tensor& factor, Tensor& info, const Tensor& a, Context& ctx);
 

@@ -89,7 +89,10 @@ void substitute_one(double* x, const double* u, std::int64_t n, std::int64_t m) 
 
 void cholesky_factor(double* u, std::int32_t* info, const double* a, std::int64_t models, std::int64_t n, Context&) {
 #pragma omp parallel for schedule(dynamic, 1) if (models > 1 && models * n * n * n >= kParallelElements)
-  for (std::int64_t k = 0; k < models; ++k) info[k] = factor_one(u + k * n * n, a + k * n * n, n);
+  for (std::int64_t k = 0; k < models; ++k) {
+    info[k] = factor_one(u + k * n * n, a + k * n * n, n);
+    if (info[k] != 0) std::fill(u + k * n * n, u + (k + 1) * n * n, std::numeric_limits<double>::quiet_NaN());
+  }
 }
 
 void cholesky_substitute(double* x, const double* u, const std::int32_t* info, const double* b, std::int64_t b_stride,

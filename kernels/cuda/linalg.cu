@@ -68,9 +68,11 @@ __global__ void cholesky_factor_kernel(double* u, std::int32_t* __restrict__ inf
       if (threadIdx.x == 0) pivot = uj[j];
       __syncthreads();
       const double d = pivot;
-      if (!linalg_math::pivot_ok(d)) {
+      if (!linalg_math::pivot_ok(d)) {  // uniform across the block
         if (threadIdx.x == 0) info[k] = static_cast<std::int32_t>(j + 1);
-        return;  // uniform across the block
+        __syncthreads();  // every thread has read what it needs of uk
+        for (std::int64_t e = threadIdx.x; e < n * n; e += blockDim.x) uk[e] = nan_value();
+        return;
       }
       const double r = sqrt(d);
       for (std::int64_t i = j + threadIdx.x; i < n; i += blockDim.x) uj[i] = i == j ? r : uj[i] / r;
