@@ -18,11 +18,7 @@
 
 namespace groove::sweep {
 
-namespace {
-
-constexpr double kInf = 1e308;
-
-KeyInfo key(std::string name, KeyType type, std::string def, std::string doc) {
+KeyInfo make_key(std::string name, KeyType type, std::string def, std::string doc) {
   KeyInfo k;
   k.key = std::move(name);
   k.type = type;
@@ -30,7 +26,7 @@ KeyInfo key(std::string name, KeyType type, std::string def, std::string doc) {
   k.doc = std::move(doc);
   return k;
 }
-KeyInfo with_range(KeyInfo k, double lo, double hi, bool lo_exclusive = false) {
+KeyInfo with_range(KeyInfo k, double lo, double hi, bool lo_exclusive) {
   k.min = lo;
   k.max = hi;
   k.min_exclusive = lo_exclusive;
@@ -39,6 +35,14 @@ KeyInfo with_range(KeyInfo k, double lo, double hi, bool lo_exclusive = false) {
 KeyInfo with_choices(KeyInfo k, std::vector<std::string> choices) {
   k.choices = std::move(choices);
   return k;
+}
+
+namespace {
+
+constexpr double kInf = 1e308;
+
+KeyInfo key(std::string name, KeyType type, std::string def, std::string doc) {
+  return make_key(std::move(name), type, std::move(def), std::move(doc));
 }
 KeyInfo per_model(KeyInfo k) {
   k.per_model = true;
@@ -373,22 +377,31 @@ const std::vector<KeyInfo>& schema() {
 }
 
 const KeyInfo* find_key(const std::string& key) {
-  for (const KeyInfo& k : schema()) {
+  return find_key(schema(), key);
+}
+
+const KeyInfo* find_key(const std::vector<KeyInfo>& keys, const std::string& key) {
+  for (const KeyInfo& k : keys) {
     if (k.key == key) return &k;
   }
   return nullptr;
 }
 
 std::string nearest_key(const std::string& key) {
+  return nearest_key(schema(), key);
+}
+
+std::string nearest_key(const std::vector<KeyInfo>& keys, const std::string& key) {
   std::string best;
   std::size_t best_d = std::numeric_limits<std::size_t>::max();
   const std::string tail = last_part(key);
-  for (const KeyInfo& k : schema()) {
+  for (const KeyInfo& k : keys) {
     // A misspelt last part under the right section, or the right name under the wrong section.
     const std::size_t d = std::min(distance(key, k.key), distance(tail, last_part(k.key)) + 2);
     if (d < best_d) best_d = d, best = k.key;
   }
   for (const char* s : {"sweep.seeds", "sweep.grid", "sweep.zip"}) {
+    if (&keys != &schema()) break;  // only training configs sweep
     const std::size_t d = distance(key, s);
     if (d < best_d) best_d = d, best = s;
   }
@@ -415,9 +428,13 @@ std::string check_value(const KeyInfo& info, const YAML::Node& node, const std::
 }
 
 std::string schema_markdown() {
+  return schema_markdown(schema());
+}
+
+std::string schema_markdown(const std::vector<KeyInfo>& keys) {
   std::ostringstream o;
   o << "| key | type | default | allowed | meaning |\n| --- | --- | --- | --- | --- |\n";
-  for (const KeyInfo& k : schema()) {
+  for (const KeyInfo& k : keys) {
     std::string allowed;
     for (const std::string& c : k.choices) allowed += (allowed.empty() ? "" : ", ") + c;
     if (allowed.empty()) allowed = range_text(k);
@@ -543,15 +560,16 @@ void set_sweep(SweepAxes& axes, const std::string& key, const YAML::Node& node, 
 // Walks a YAML map, calling fn(dotted key, node) for every leaf; maps under sweep.grid / sweep.zip
 // are leaves.
 template <typename Fn>
-void walk(const YAML::Node& node, const std::string& prefix, const std::string& source, Fn&& fn) {
+void walk(const std::vector<KeyInfo>& keys, const YAML::Node& node, const std::string& prefix,
+          const std::string& source, Fn&& fn) {
   for (auto it = node.begin(); it != node.end(); ++it) {
     const YAML::Node key_node = it->first;
     const YAML::Node v = it->second;
     GROOVE_CHECK(key_node.IsScalar(), where_of(source, key_node), ": keys must be plain names");
     const std::string k = prefix.empty() ? key_node.Scalar() : prefix + "." + key_node.Scalar();
-    const bool section = v.IsMap() && find_key(k) == nullptr && k != "sweep.grid" && k != "sweep.zip";
+    const bool section = v.IsMap() && find_key(keys, k) == nullptr && k != "sweep.grid" && k != "sweep.zip";
     if (section) {
-      walk(v, k, source, fn);
+      walk(keys, v, k, source, fn);
     } else {
       fn(k, key_node, v);
     }
@@ -560,10 +578,13 @@ void walk(const YAML::Node& node, const std::string& prefix, const std::string& 
 
 }  // namespace
 
-Config Config::parse(const std::string& yaml_text, const std::string& what, const std::vector<std::string>& overrides) {
+Config Config::parse(const std::string& yaml_text, const std::string& what, const std::vector<std::string>& overrides,
+                     const std::vector<KeyInfo>* keys) {
   Config c;
   c.source_ = what;
-  for (const KeyInfo& k : schema())
+  if (keys != nullptr) c.keys_ = keys;
+  const bool training = c.keys_ == &schema();
+  for (const KeyInfo& k : *c.keys_)
     c.values_[k.key] = Setting{check_value(k, YAML::Load(k.default_yaml), "default"), "default"};
   YAML::Node root;
   try {
@@ -574,16 +595,16 @@ Config Config::parse(const std::string& yaml_text, const std::string& what, cons
   if (!root.IsNull()) {
     GROOVE_CHECK(root.IsMap(), what, ": expected a map of settings at the top level");
     std::set<std::string> seen;
-    walk(root, "", what, [&](const std::string& k, const YAML::Node& key_node, const YAML::Node& v) {
+    walk(*c.keys_, root, "", what, [&](const std::string& k, const YAML::Node& key_node, const YAML::Node& v) {
       const std::string where = where_of(what, key_node);
       GROOVE_CHECK(seen.insert(k).second, where, ": key '", k, "' is set twice");
-      if (k.rfind("sweep.", 0) == 0 || k == "sweep") {
+      if (training && (k.rfind("sweep.", 0) == 0 || k == "sweep")) {
         GROOVE_CHECK(k != "sweep", where, ": sweep: expected a map (seeds, grid, zip)");
         set_sweep(c.axes_, k, v, where, what);
         return;
       }
-      const KeyInfo* info = find_key(k);
-      GROOVE_CHECK(info != nullptr, where, ": unknown key '", k, "' (did you mean '", nearest_key(k), "'?)");
+      const KeyInfo* info = find_key(*c.keys_, k);
+      GROOVE_CHECK(info != nullptr, where, ": unknown key '", k, "' (did you mean '", nearest_key(*c.keys_, k), "'?)");
       c.values_[k] = Setting{check_value(*info, v, where), where};
     });
   }
@@ -598,12 +619,13 @@ Config Config::parse(const std::string& yaml_text, const std::string& what, cons
     } catch (const YAML::Exception& e) {
       GROOVE_THROW(where, ": the value is not valid YAML: ", e.msg);
     }
-    if (k.rfind("sweep.", 0) == 0) {
+    if (training && k.rfind("sweep.", 0) == 0) {
       set_sweep(c.axes_, k, v, where, where);
       continue;
     }
     c.set(k, o.substr(eq + 1), where);
   }
+  if (!training) return c;  // other schemas check their cross-key rules themselves
   // Cross-key checks.
   const std::int64_t every = c.integer("metrics.every");
   GROOVE_CHECK(c.integer("metrics.log_every") % every == 0, c.setting("metrics.log_every").where,
@@ -627,12 +649,13 @@ Config Config::parse(const std::string& yaml_text, const std::string& what, cons
   return c;
 }
 
-Config Config::load(const std::string& path, const std::vector<std::string>& overrides) {
+Config Config::load(const std::string& path, const std::vector<std::string>& overrides,
+                    const std::vector<KeyInfo>* keys) {
   std::ifstream in(path, std::ios::binary);
   GROOVE_CHECK(in.good(), "cannot open the config file '", path, "'");
   std::ostringstream text;
   text << in.rdbuf();
-  return parse(text.str(), path, overrides);
+  return parse(text.str(), path, overrides, keys);
 }
 
 std::vector<std::string> Config::overrides_from_args(const std::vector<std::string>& args) {
@@ -657,8 +680,8 @@ std::vector<std::string> Config::overrides_from_args(const std::vector<std::stri
 }
 
 void Config::set(const std::string& key, const std::string& yaml_value, const std::string& where) {
-  const KeyInfo* info = find_key(key);
-  GROOVE_CHECK(info != nullptr, where, ": unknown key '", key, "' (did you mean '", nearest_key(key), "'?)");
+  const KeyInfo* info = find_key(*keys_, key);
+  GROOVE_CHECK(info != nullptr, where, ": unknown key '", key, "' (did you mean '", nearest_key(*keys_, key), "'?)");
   YAML::Node v;
   try {
     v = YAML::Load(yaml_value);
@@ -731,7 +754,7 @@ std::string Config::canonical(const std::vector<std::string>& skip) const {
 std::string Config::to_yaml(bool with_sweep) const {
   // Rebuild the nested form in schema order.
   YAML::Node root(YAML::NodeType::Map);
-  for (const KeyInfo& k : schema()) {
+  for (const KeyInfo& k : *keys_) {
     std::vector<std::string> parts;
     std::stringstream ss(k.key);
     for (std::string p; std::getline(ss, p, '.');) parts.push_back(p);

@@ -37,13 +37,21 @@ struct KeyInfo {
   bool per_model = false;  // may differ between the models of one ensemble
 };
 
-// Every key groove reads, in documentation order.
+// Building blocks of a schema.
+KeyInfo make_key(std::string name, KeyType type, std::string def, std::string doc);
+KeyInfo with_range(KeyInfo k, double lo, double hi, bool lo_exclusive = false);
+KeyInfo with_choices(KeyInfo k, std::vector<std::string> choices);
+
+// Every key groove reads (training runs and sweeps), in documentation order.
 const std::vector<KeyInfo>& schema();
 const KeyInfo* find_key(const std::string& key);
+const KeyInfo* find_key(const std::vector<KeyInfo>& keys, const std::string& key);
 // The schema key closest to `key` (edit distance on the dotted path and on its last part).
 std::string nearest_key(const std::string& key);
-// docs/config.md's key table (Markdown).
+std::string nearest_key(const std::vector<KeyInfo>& keys, const std::string& key);
+// docs/config.md's key table (Markdown); the overload renders another schema (groove decode's).
 std::string schema_markdown();
+std::string schema_markdown(const std::vector<KeyInfo>& keys);
 
 // One resolved value: its YAML text and where it came from ("file.yaml:12", "override 'x=y'",
 // "default", "sweep axis").
@@ -70,11 +78,14 @@ struct SweepAxes {
 class Config {
  public:
   // Parses `path` (YAML) and applies overrides (each "key=value" or the pair "--key", "value"
-  // already joined as "key=value"). Throws groove::Error on the first problem.
-  static Config load(const std::string& path, const std::vector<std::string>& overrides = {});
+  // already joined as "key=value"). Throws groove::Error on the first problem. `keys`: the schema
+  // (default: the training schema, with sweep axes and its cross-key checks; another schema, such
+  // as groove decode's, has no sweep axes and checks its cross-key rules itself).
+  static Config load(const std::string& path, const std::vector<std::string>& overrides = {},
+                     const std::vector<KeyInfo>* keys = nullptr);
   // The same from YAML text; `what` names the source in messages.
   static Config parse(const std::string& yaml_text, const std::string& what,
-                      const std::vector<std::string>& overrides = {});
+                      const std::vector<std::string>& overrides = {}, const std::vector<KeyInfo>* keys = nullptr);
   // Joins command-line words into "key=value" overrides: "a.b=1" stays, "--a.b 1" and "--a.b=1"
   // become "a.b=1". Throws naming a word that is neither.
   static std::vector<std::string> overrides_from_args(const std::vector<std::string>& args);
@@ -102,6 +113,7 @@ class Config {
 
  private:
   std::string source_;
+  const std::vector<KeyInfo>* keys_ = &schema();
   std::map<std::string, Setting> values_;
   SweepAxes axes_;
 };

@@ -13,6 +13,9 @@ writes, in exactly the formats of docs/metrics.md and tools/plot/groove_plot.py'
   OUTDIR/sweep/         runs.csv + sweep.json: model.gamma in {0.1, 1} x seeds {0, 1, 2} (one seed
                         recorded every 10 steps instead of 5) plus one failed run without files
   OUTDIR/reversal/      reversal.csv, reversal_curves.csv, reversal.json
+  OUTDIR/decode/        a `groove decode` folder (make_decode): 2 subjects x 5 days, decoders lda + svm,
+                        probe trials, generalization.csv, rsm/ and pca/ arrays (layout: the header of
+                        tools/plot/groove_plot.py)
 The numbers follow the qualitative story of SCIENCE.md (train accuracy saturates, probe accuracy
 rises late, low overlap first; overlap-8 probes stay wrong), deterministic for a given seed.
 """
@@ -307,12 +310,295 @@ def make_reversal(folder):
         json.dump({"loss_criterion": 0.05, "accuracy_criterion": 0.99}, f)
 
 
+
+# ---------------------------------------------------------------------------------------------
+# A `groove decode` folder: the statistics are computed (with small numpy stand-ins for the
+# decoders: a shrinkage LDA as "lda", a more strongly shrunk one as "svm") from sessions of the
+# neural-like model of docs/data.md, so every file agrees with the others.
+
+DECODE_SUBJECTS = ["M1", "M2"]
+DECODE_DAYS = [1, 2, 3, 4, 5]
+DECODE_DECODERS = {"lda": 0.05, "svm": 0.5}   # name -> covariance shrinkage of the stand-in
+DECODE_OVERTRAINING = {"M1": 3, "M2": 4}
+DECODE_NEURONS = 30
+DECODE_TRIALS = (40, 40, 20)                  # target, non-target, probe trials per session
+DECODE_FOLDS, DECODE_SHUFFLES, DECODE_PERMUTATIONS, DECODE_RSM_NULL, DECODE_WINDOW = 5, 4, 40, 200, 3
+NONTARGET_ODORS, PROBE_ODORS = [1, 2, 3, 4], [5, 6]
+LABEL_NAMES = {1: "target", 0: "nontarget", 2: "probe"}
+
+
+def decode_statistics(decoders):
+    """The statistics of days.csv, in order."""
+    return ([d + "_accuracy" for d in decoders] + [d + "_probe_accuracy" for d in decoders]
+            + ["margin_norm", "closest1_norm", "closest5_norm", "rsm_index"])
+
+
+def decode_session(rng, w, base, offsets, day):
+    """One session: z-scored responses [trials, neurons] ordered target, non-target, probe; labels
+    (1 target, 0 non-target, 2 probe); stimulus ids."""
+    n_t, n_n, n_p = DECODE_TRIALS
+    sep = 1.5 + 0.9 * (day - 1)
+    lam = 0.8 * 0.75 ** (day - 1)
+    stim = np.array([0] * n_t + [NONTARGET_ODORS[i % 4] for i in range(n_n)] + [PROBE_ODORS[i % 2] for i in range(n_p)])
+    labels = np.array([1] * n_t + [0] * n_n + [2] * n_p, dtype=np.int32)
+    pos = np.where(labels == 1, 0.5, np.where(labels == 0, -0.5, lam - 0.5))
+    mean = base[None, :] + (pos * sep)[:, None] * w[None, :] + offsets[stim]
+    x = mean + 2.0 * rng.normal(size=mean.shape)
+    x = (x - x.mean(axis=0)) / x.std(axis=0)
+    return x, labels, stim
+
+
+def lda_fit(x, y, shrink):
+    m1, m0 = x[y == 1].mean(axis=0), x[y == 0].mean(axis=0)
+    xc = np.concatenate([x[y == 1] - m1, x[y == 0] - m0])
+    cov = xc.T @ xc / max(1, len(xc) - 2)
+    cov = (1 - shrink) * cov + shrink * np.trace(cov) / cov.shape[0] * np.eye(cov.shape[0])
+    wv = np.linalg.solve(cov, m1 - m0)
+    return wv, -0.5 * wv @ (m1 + m0)
+
+
+def lda_predict(model, x):
+    return (x @ model[0] + model[1] > 0).astype(np.int32)
+
+
+def cv_correct(x, y, folds, shrink):
+    """Per-trial correctness [trials] of a cross-validated decoder with the given fold of each trial."""
+    right = np.zeros(len(y))
+    for f in range(DECODE_FOLDS):
+        test = folds == f
+        model = lda_fit(x[~test], y[~test], shrink)
+        right[test] = lda_predict(model, x[test]) == y[test]
+    return right
+
+
+def rsm_index_of(r, y):
+    """Mean within-class similarity (off-diagonal) minus the between-class similarity; and the three."""
+    t, n = y == 1, y == 0
+    def within(sel):
+        block = r[np.ix_(sel, sel)]
+        k = block.shape[0]
+        return (block.sum() - np.trace(block)) / (k * (k - 1))
+    wt, wn, between = within(t), within(n), r[np.ix_(t, n)].mean()
+    return 0.5 * (wt + wn) - between, wt, wn, between
+
+
+def decode_one(folder, rng, subject, day, x, labels, stim, decoders):
+    """The statistics of one session (a sessions.csv row) and its per-stimulus and array files."""
+    key = "%s/day%d" % (subject, day)
+    tn = labels != 2
+    xs, ys = x[tn], labels[tn]
+    row = {"subject": subject, "day": day, "key": key, "trials_target": int((labels == 1).sum()),
+           "trials_nontarget": int((labels == 0).sum()), "trials_probe": int((labels == 2).sum()),
+           "neurons": DECODE_NEURONS, "neurons_dropped": int(rng.integers(0, 3))}
+    folds = np.array([rng.permutation(len(ys)) % DECODE_FOLDS for _ in range(DECODE_SHUFFLES)])
+    primary_right = None
+    for di, (d, shrink) in enumerate(decoders.items()):
+        rights = np.array([cv_correct(xs, ys, folds[s], shrink) for s in range(DECODE_SHUFFLES)])
+        acc = rights.mean(axis=1)
+        row[d + "_accuracy"] = acc.mean()
+        row[d + "_accuracy_se"] = acc.std(ddof=1) / math.sqrt(len(acc))
+        if di == 0:  # permutation test: primary decoder only (the other decoders' cells stay empty)
+            primary_right = rights.mean(axis=0)
+            null = np.array([cv_correct(xs, rng.permutation(ys), folds[0], shrink).mean()
+                             for _ in range(DECODE_PERMUTATIONS)])
+            row[d + "_chance"], row[d + "_chance_sd"] = null.mean(), null.std(ddof=1)
+            row[d + "_p"] = (1 + np.sum(null >= acc[0])) / (1 + DECODE_PERMUTATIONS)
+        else:
+            row[d + "_chance"] = row[d + "_chance_sd"] = row[d + "_p"] = None
+        model = lda_fit(xs, ys, shrink)
+        probe_pred = lda_predict(model, x[labels == 2])
+        row[d + "_probe_accuracy"] = float(np.mean(probe_pred == 0)) if len(probe_pred) else None
+        if di == 0:
+            probe_right = (probe_pred == 0).astype(float)
+    sep = 1.5 + 0.9 * (day - 1)
+    row["margin"] = 0.03 * sep * math.exp(0.1 * rng.normal())
+    row["closest1"] = row["margin"] * (1.03 + 0.02 * rng.random())
+    row["closest5"] = row["closest1"] * (1.25 + 0.1 * rng.random())
+    row["separable"] = 1
+    r = np.corrcoef(x)
+    index, wt, wn, between = rsm_index_of(r[np.ix_(tn, tn)], ys)
+    means = xs.mean(axis=0)
+    null = np.array([rsm_index_of(np.corrcoef(means[None, :] + rng.normal(size=xs.shape)), ys)[0]
+                     for _ in range(DECODE_RSM_NULL)])
+    row.update(rsm_target=wt, rsm_nontarget=wn, rsm_between=between, rsm_index=index, rsm_null_mean=null.mean(),
+               rsm_null_sd=null.std(ddof=1))
+    row["rsm_z"] = (index - null.mean()) / null.std(ddof=1)
+    row["rsm_p"] = (1 + np.sum(null >= index)) / (1 + DECODE_RSM_NULL)
+    xc = x - x.mean(axis=0)
+    u, sv, _ = np.linalg.svd(xc, full_matrices=False)
+    proj = u[:, :3] * sv[:3]
+    var = sv ** 2 / np.sum(sv ** 2)
+    row["pca_var1"], row["pca_var2"], row["pca_var3"] = var[:3]
+    name = key.replace("/", "_")
+    np.save(os.path.join(folder, "rsm", name + ".npy"), r.astype(np.float32))
+    np.save(os.path.join(folder, "rsm", name + ".labels.npy"), labels.astype(np.int32))
+    np.save(os.path.join(folder, "rsm", name + ".null.npy"), null.astype(np.float64))
+    np.save(os.path.join(folder, "pca", name + ".npy"), proj.astype(np.float32))
+    np.save(os.path.join(folder, "pca", name + ".labels.npy"), labels.astype(np.int32))
+    centres = np.array([proj[labels == c].mean(axis=0) if (labels == c).any() else np.full(3, np.nan)
+                        for c in (1, 0, 2)])
+    np.save(os.path.join(folder, "pca", name + ".centres.npy"), centres.astype(np.float32))
+    right = np.zeros(len(labels))
+    right[tn], right[labels == 2] = primary_right, probe_right
+    stimuli = []
+    for sid in sorted(set(stim.tolist())):
+        sel = stim == sid
+        stimuli.append({"subject": subject, "day": day, "stimulus": sid, "label": LABEL_NAMES[int(labels[sel][0])],
+                        "trials": int(sel.sum()), "fraction_correct": float(right[sel].mean())})
+    return row, stimuli
+
+
+def sliding(days, values, window):
+    """(mean, se, n) per day of `days` over the sessions within the window centred on it."""
+    out = []
+    for d in days:
+        sel = np.abs(days - d) <= window // 2
+        v = values[sel & np.isfinite(values)]
+        se = v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else None
+        out.append((v.mean() if len(v) else None, se, int(sel.sum())))
+    return out
+
+
+def trend(days, values):
+    ok = np.isfinite(values)
+    if ok.sum() < 2:
+        return {"slope": None, "r": None}
+    slope = np.polyfit(days[ok], values[ok], 1)[0]
+    return {"slope": float(slope), "r": float(np.corrcoef(days[ok], values[ok])[0, 1])}
+
+
+def write_csv(path, header, rows):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(header)
+        for r in rows:
+            w.writerow([r.get(c) if isinstance(r.get(c), str) else fmt(r.get(c)) for c in header])
+
+
+def make_decode(folder, generalization=True, seed=11):
+    """Writes a groove decode folder (layout: the header of tools/plot/groove_plot.py)."""
+    for sub in ("", "rsm", "pca"):
+        os.makedirs(os.path.join(folder, sub), exist_ok=True)
+    rng = np.random.default_rng(seed)
+    decoders = list(DECODE_DECODERS)
+    sessions, stimuli, data = [], [], {}
+    for subject in DECODE_SUBJECTS:
+        g = rng.normal(size=DECODE_NEURONS)
+        w = g / np.linalg.norm(g)
+        base = 8.0 + 2.0 * rng.normal(size=DECODE_NEURONS)
+        offsets = np.zeros((1 + len(NONTARGET_ODORS) + len(PROBE_ODORS), DECODE_NEURONS))
+        for group in (NONTARGET_ODORS, PROBE_ODORS):
+            v = rng.normal(size=(len(group), DECODE_NEURONS))
+            v -= np.outer(v @ w, w)
+            offsets[group] = v - v.mean(axis=0)
+        for day in DECODE_DAYS:
+            x, labels, stim = decode_session(rng, w, base + 0.3 * day * rng.normal(size=DECODE_NEURONS), offsets, day)
+            data[(subject, day)] = (x, labels)
+            row, stims = decode_one(folder, rng, subject, day, x, labels, stim, DECODE_DECODERS)
+            sessions.append(row)
+            stimuli += stims
+    for subject in DECODE_SUBJECTS:  # *_norm: divided by the subject's mean
+        mine = [r for r in sessions if r["subject"] == subject]
+        for c in ("margin", "closest1", "closest5"):
+            mean = np.mean([r[c] for r in mine])
+            for r in mine:
+                r[c + "_norm"] = r[c] / mean
+    header = ["subject", "day", "key", "trials_target", "trials_nontarget", "trials_probe", "neurons",
+              "neurons_dropped"]
+    for d in decoders:
+        header += [d + s for s in ("_accuracy", "_accuracy_se", "_chance", "_chance_sd", "_p", "_probe_accuracy")]
+    header += ["margin", "margin_norm", "closest1", "closest1_norm", "closest5", "closest5_norm", "separable",
+               "rsm_target", "rsm_nontarget", "rsm_between", "rsm_index", "rsm_null_mean", "rsm_null_sd", "rsm_z",
+               "rsm_p", "pca_var1", "pca_var2", "pca_var3"]
+    write_csv(os.path.join(folder, "sessions.csv"), header, sessions)
+
+    stats = decode_statistics(decoders)
+    day_rows, per_subject = [], {}
+    for subject in DECODE_SUBJECTS:
+        mine = [r for r in sessions if r["subject"] == subject]
+        days = np.array([r["day"] for r in mine], dtype=float)
+        cols = {}
+        for st in stats:
+            values = np.array([np.nan if r[st] is None else r[st] for r in mine], dtype=float)
+            cols[st] = sliding(days, values, DECODE_WINDOW)
+        for i, d in enumerate(days):
+            rec = {"subject": subject, "day": int(d), "n": cols[stats[0]][i][2]}
+            for st in stats:
+                rec[st + "_mean"], rec[st + "_se"] = cols[st][i][:2]
+            day_rows.append(rec)
+            per_subject[(subject, int(d))] = rec
+    pooled_rows = []
+    for d in sorted({r["day"] for r in sessions}):
+        have = [per_subject[(s, d)] for s in DECODE_SUBJECTS if (s, d) in per_subject]
+        rec = {"subject": "pooled", "day": d, "n": len(have)}
+        for st in stats:
+            v = np.array([h[st + "_mean"] for h in have if h[st + "_mean"] is not None], dtype=float)
+            rec[st + "_mean"] = v.mean() if len(v) else None
+            rec[st + "_se"] = v.std(ddof=1) / math.sqrt(len(v)) if len(v) > 1 else None
+        pooled_rows.append(rec)
+    write_csv(os.path.join(folder, "days.csv"), ["subject", "day", "n"] + [st + suffix for st in stats
+                                                                          for suffix in ("_mean", "_se")],
+              day_rows + pooled_rows)
+
+    write_csv(os.path.join(folder, "stimuli.csv"), ["subject", "day", "stimulus", "label", "trials",
+                                                    "fraction_correct"], stimuli)
+    flips = []
+    for subject in DECODE_SUBJECTS:
+        for sid in sorted({r["stimulus"] for r in stimuli if r["subject"] == subject}):
+            rs = sorted((r for r in stimuli if r["subject"] == subject and r["stimulus"] == sid),
+                        key=lambda r: r["day"])
+            days = [r["day"] for r in rs]
+            right = [r["fraction_correct"] > 0.5 for r in rs]
+            first = next((d for d, ok in zip(days, right) if ok), None)
+            stable = None
+            for i in range(len(days) - 1, -1, -1):
+                if not right[i]:
+                    break
+                stable = days[i]
+            at_ot = right[days.index(DECODE_OVERTRAINING[subject])]
+            flips.append({"subject": subject, "stimulus": sid, "label": rs[0]["label"], "first_correct_day": first,
+                          "stable_from_day": stable, "correct_first_overtraining": int(at_ot),
+                          "correct_last": int(right[-1]), "flipped": int(not at_ot and right[-1])})
+    write_csv(os.path.join(folder, "flips.csv"), ["subject", "stimulus", "label", "first_correct_day",
+                                                  "stable_from_day", "correct_first_overtraining", "correct_last",
+                                                  "flipped"], flips)
+    if generalization:
+        gen = []
+        for subject in DECODE_SUBJECTS:
+            for d_train in DECODE_DAYS:
+                xt, lt = data[(subject, d_train)]
+                model = lda_fit(xt[lt != 2], lt[lt != 2], DECODE_DECODERS[decoders[0]])
+                for d_test in DECODE_DAYS:
+                    xv, lv = data[(subject, d_test)]
+                    acc = np.mean(lda_predict(model, xv[lv != 2]) == lv[lv != 2])
+                    gen.append({"subject": subject, "train_day": d_train, "test_day": d_test, "accuracy": acc})
+        write_csv(os.path.join(folder, "generalization.csv"), ["subject", "train_day", "test_day", "accuracy"], gen)
+
+    trends = {}
+    for subject in DECODE_SUBJECTS:
+        mine = [r for r in sessions if r["subject"] == subject]
+        days = np.array([r["day"] for r in mine], dtype=float)
+        trends[subject] = {st: trend(days, np.array([np.nan if r[st] is None else r[st] for r in mine], dtype=float))
+                           for st in stats}
+    pdays = np.array([r["day"] for r in pooled_rows], dtype=float)
+    trends["pooled"] = {st: trend(pdays, np.array([np.nan if r[st + "_mean"] is None else r[st + "_mean"]
+                                                   for r in pooled_rows], dtype=float)) for st in stats}
+    with open(os.path.join(folder, "summary.json"), "w") as f:
+        json.dump({"trend": trends, "overtraining_day": DECODE_OVERTRAINING,
+                   "timings": {"decode_s": 1.25, "permutations_s": 3.5, "rsm_s": 0.5, "total_s": 5.5}}, f, indent=2)
+    with open(os.path.join(folder, "decode.json"), "w") as f:
+        json.dump({"name": "fixture", "decoders": decoders, "subjects": DECODE_SUBJECTS, "sessions": len(sessions),
+                   "folds": DECODE_FOLDS, "shuffles": DECODE_SHUFFLES, "permutations": DECODE_PERMUTATIONS,
+                   "rsm_null": DECODE_RSM_NULL, "window": DECODE_WINDOW, "probe_label": "nontarget"}, f, indent=2)
+
+
 def make_all(out):
     make_run(os.path.join(out, "run"), "r000", {"model.gamma": 1.0, "seed": 0}, seed=1)
     make_run(os.path.join(out, "run_minimal"), "minimal", {}, seed=2, steps_done=3000, every=3, examples=False,
              snapshots=False, periodic=False)
     make_sweep(os.path.join(out, "sweep"))
     make_reversal(os.path.join(out, "reversal"))
+    make_decode(os.path.join(out, "decode"))
 
 
 if __name__ == "__main__":

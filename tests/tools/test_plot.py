@@ -23,6 +23,8 @@ RUN_FIGURES = ["loss", "accuracy", "margins", "probes", "flips", "pca"]
 SWEEP_FIGURES = ["sweep_train_loss", "sweep_heldout_loss", "sweep_probe_acc", "sweep_linear_probe_acc", "sweep_margins", "sweep_fisher",
                  "sweep_onset"]
 REVERSAL_FIGURES = ["reversal_steps", "reversal_curves"]
+DECODE_FIGURES = ["decode_accuracy", "decode_margins", "decode_rsm", "decode_pca", "decode_generalization",
+                  "decode_flips", "decode_probe"]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -141,6 +143,70 @@ class PlotScriptTest(unittest.TestCase):
         self.assertEqual(rc, 1, err)
         self.assertIn("groove plot: error: %s: line 12: " % path, err)
         self.assertIn("fields, expected", err)
+
+    def test_decode_folder(self):
+        rc, out, err = run_plot(self.folder("decode"), "--table")
+        self.assertEqual(rc, 0, err)
+        self.assertNotIn("error", err)
+        table, paths = [], []
+        for line in out.splitlines():
+            (paths if line.endswith(".png") else table).append(line)
+        self.check_output(os.path.join(self.folder("decode"), "figures"), DECODE_FIGURES, "\n".join(paths))
+        text = "\n".join(table)
+        self.assertIn("decode 'fixture'", text)
+        self.assertIn("lda accuracy", text)
+        rows = {}
+        for line in table:
+            fields = line.split()
+            if fields and fields[0] in ("M1", "M2", "pooled") and len(fields) > 1 and fields[1] in ("first", "last"):
+                rows[(fields[0], fields[1])] = fields
+        self.assertEqual(sorted(rows), [(s, w) for s in ("M1", "M2", "pooled") for w in ("first", "last")], text)
+        # Accuracy rises in the fixture: the pooled last-day accuracy is above the first-day one.
+        self.assertGreater(float(rows[("pooled", "last")][3]), float(rows[("pooled", "first")][3]), text)
+
+    def decode_copy(self, name):
+        bad = os.path.join(self.tmp, name)
+        shutil.copytree(self.folder("decode"), bad, ignore=shutil.ignore_patterns("figures"))
+        return bad
+
+    def test_decode_without_generalization(self):
+        folder = self.decode_copy("decode_no_generalization")
+        os.remove(os.path.join(folder, "generalization.csv"))
+        rc, out, err = run_plot(folder)
+        self.assertEqual(rc, 0, err)
+        self.check_output(os.path.join(folder, "figures"), [f for f in DECODE_FIGURES if f != "decode_generalization"],
+                          out)
+        self.assertIn("generalization.csv: not found", err)
+
+    def test_decode_missing_column(self):
+        folder = self.decode_copy("decode_bad_column")
+        path = os.path.join(folder, "sessions.csv")
+        with open(path) as f:
+            lines = f.read().split("\n")
+        header = lines[0].split(",")
+        drop = header.index("rsm_index")
+        with open(path, "w") as f:
+            f.write("\n".join(",".join(v for i, v in enumerate(line.split(",")) if i != drop) if line else line
+                              for line in lines))
+        rc, out, err = run_plot(folder, "--table")
+        self.assertEqual(rc, 1, err)
+        self.assertEqual(out, "")
+        self.assertIn("groove plot: error: %s: line 1: no column 'rsm_index'" % path, err)
+        self.assertFalse(os.path.exists(os.path.join(folder, "figures")), "figures written for a bad folder")
+
+    def test_decode_bad_value(self):
+        folder = self.decode_copy("decode_bad_value")
+        path = os.path.join(folder, "stimuli.csv")
+        with open(path) as f:
+            lines = f.read().split("\n")
+        fields = lines[4].split(",")
+        fields[5] = "0.5x"
+        lines[4] = ",".join(fields)
+        with open(path, "w") as f:
+            f.write("\n".join(lines))
+        rc, out, err = run_plot(folder)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("groove plot: error: %s: line 5, column 'fraction_correct'" % path, err)
 
     def test_format_option(self):
         out_dir = os.path.join(self.tmp, "figs_svg")

@@ -26,6 +26,8 @@ int train_command(const std::string& command, const std::vector<std::string>& ar
 int plot_command(const std::vector<std::string>& args, const char* argv0);
 // `groove config --schema` / `groove config CONFIG [overrides]`.
 int config_command(const std::vector<std::string>& args);
+// groove decode CONFIG [overrides] [--no-progress]
+int decode_command(const std::vector<std::string>& args);
 
 // Writes JSON to a file atomically (pretty-printed), creating parent folders.
 void write_json(const std::string& path, const nlohmann::json& j);

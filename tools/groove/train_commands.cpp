@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "decode/decode.h"
 #include "runtime/error.h"
 #include "sweep/config.h"
 #include "sweep/reversal.h"
@@ -46,10 +47,19 @@ const char* kReversalHelp =
     "reversal.loss_criterion / reversal.accuracy_criterion against T, for the configured MLP and the\n"
     "two-layer linear mean-field network (reversal.networks).\n";
 
+const char* kDecodeHelp =
+    "usage: groove decode CONFIG [key=value ...] [--key value ...] [--no-progress]\n"
+    "\n"
+    "Neural-data reanalysis (docs/decode.md): preprocesses sessions of trials x neurons, decodes\n"
+    "target vs non-target with cross-validated LDA / linear SVM / logistic regression (every session,\n"
+    "shuffle, fold and label permutation as one batched job on the device), and writes accuracy,\n"
+    "chance, margins, RSA, PCA, flips, generalization and smoothed trends to <out>/<name>/.\n"
+    "Keys: groove config --schema decode.\n";
+
 const char* kPlotHelp =
     "usage: groove plot DIR [--out FIGDIR]\n"
     "\n"
-    "Renders PNG figures of a run, a sweep or a reversal folder (default FIGDIR: DIR/figures) with\n"
+    "Renders PNG figures of a run, a sweep, a reversal or a decode folder (default FIGDIR: DIR/figures) with\n"
     "tools/plot/groove_plot.py (Python 3 with numpy and matplotlib) and prints their paths.\n";
 
 bool wants_help(const std::vector<std::string>& args) {
@@ -141,6 +151,31 @@ int train_command(const std::string& command, const std::vector<std::string>& ar
   return s.exit_code;
 }
 
+int decode_command(const std::vector<std::string>& args) {
+  if (wants_help(args) || args.empty()) {
+    std::cout << kDecodeHelp;
+    return args.empty() ? 1 : 0;
+  }
+  decode::DecodeOptions o;
+  std::string config;
+  std::vector<std::string> rest;
+  for (const std::string& a : args) {
+    if (a == "--no-progress") {
+      o.progress = false;
+    } else if (config.empty() && a.rfind("--", 0) != 0 && a.find('=') == std::string::npos) {
+      config = a;
+    } else {
+      rest.push_back(a);
+    }
+  }
+  GROOVE_CHECK(!config.empty(), "groove decode: no config file given (groove decode CONFIG [overrides]; --help)");
+  o.overrides = sweep::Config::overrides_from_args(rest);
+  const decode::DecodeResult r = decode::run_decode(config, o);
+  std::cout << "groove: decoded " << r.sessions << " sessions (" << r.models << " decoder fits) in " << r.seconds
+            << " s\ngroove: results in " << r.dir << " (sessions.csv, days.csv; plots: groove plot " << r.dir << ")\n";
+  return 0;
+}
+
 int plot_command(const std::vector<std::string>& args, const char* argv0) {
   if (wants_help(args) || args.empty()) {
     std::cout << kPlotHelp;
@@ -165,11 +200,14 @@ int plot_command(const std::vector<std::string>& args, const char* argv0) {
 int config_command(const std::vector<std::string>& args) {
   if (args.empty() || wants_help(args)) {
     std::cout << "usage: groove config --schema          print every config key (Markdown table, docs/config.md)\n"
+                 "       groove config --schema decode   the same for groove decode (docs/decode.md)\n"
                  "       groove config CONFIG [overrides]  print the resolved config (defaults filled in)\n";
     return args.empty() ? 1 : 0;
   }
   if (args[0] == "--schema") {
-    std::cout << sweep::schema_markdown();
+    GROOVE_CHECK(args.size() == 1 || (args.size() == 2 && args[1] == "decode"),
+                 "groove config --schema takes nothing or 'decode'");
+    std::cout << (args.size() == 2 ? sweep::schema_markdown(decode::schema()) : sweep::schema_markdown());
     return 0;
   }
   const std::vector<std::string> rest(args.begin() + 1, args.end());

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """groove_plot.py: the figures of `groove plot DIR` (PNG by default).
 
-Usage:  groove_plot.py DIR [--out FIGDIR] [--format png|svg|pdf]
+Usage:  groove_plot.py DIR [--out FIGDIR] [--table] [--format png|svg|pdf]
 
-DIR is a run folder, a sweep folder or a reversal folder (detected in that order of precedence:
-reversal.csv, runs.csv, metrics.csv). Figures go to FIGDIR (default DIR/figures); the path of
-every figure written is printed on stdout, one per line. Notes (skipped runs, missing optional
+DIR is a run folder, a sweep folder, a reversal folder or a decode folder (detected in this order of
+precedence: decode.json, reversal.csv, runs.csv, metrics.csv). Figures go to FIGDIR (default
+DIR/figures); the path of every figure written is printed on stdout, one per line. Notes (skipped runs, missing optional
 files, panels without data) go to stderr. A folder that cannot be plotted prints
 `groove plot: error: <message naming the file>` on stderr and exits 1.
 Needs only Python 3, numpy and matplotlib (Agg backend).
@@ -39,6 +39,29 @@ Folder formats (column definitions: docs/metrics.md):
                                    kernel_alignment,final_loss   (steps_to_* = -1: never reached)
                   reversal_curves.csv  network,pretrain_steps,seed,step,loss,accuracy
                   reversal.json    {loss_criterion, accuracy_criterion} (optional)
+  decode folder   decode.json      {name, decoders [first = primary; of lda, svm, logistic], subjects, sessions,
+                                   folds, shuffles, permutations, rsm_null, window (days), probe_label}
+  (groove decode) sessions.csv     subject,day,key,trials_target,trials_nontarget,trials_probe,neurons,
+                                   neurons_dropped, then per decoder D: D_accuracy,D_accuracy_se,D_chance,
+                                   D_chance_sd,D_p,D_probe_accuracy, then margin,margin_norm,closest1,
+                                   closest1_norm,closest5,closest5_norm,separable,rsm_target,rsm_nontarget,
+                                   rsm_between,rsm_index,rsm_null_mean,rsm_null_sd,rsm_z,rsm_p,pca_var1..3
+                                   (one row per session; EMPTY cell = not computed)
+                  days.csv         subject,day,n, then S_mean,S_se for S in each D_accuracy, each
+                                   D_probe_accuracy, margin_norm, closest1_norm, closest5_norm, rsm_index
+                                   (sliding window over days; subject `pooled`: mean and SE over subjects)
+                  stimuli.csv      subject,day,stimulus,label,trials,fraction_correct (primary decoder)
+                  flips.csv        subject,stimulus,label,first_correct_day,stable_from_day,
+                                   correct_first_overtraining,correct_last,flipped
+                  generalization.csv  subject,train_day,test_day,accuracy (optional)
+                  rsm/<key>.npy    f32 [trials, trials] Pearson r; .labels.npy i32 [trials] (1 target,
+                                   0 non-target, 2 probe); .null.npy f64 [rsm_null] null rsm_index values
+                  pca/<key>.npy    f32 [trials, 3] PC scores; .labels.npy i32 [trials]; .centres.npy f32
+                                   [3, 3] class centres (rows target, non-target, probe; NaN row if absent)
+                  summary.json     {trend, overtraining_day {subject: day}, timings} (optional)
+                  (<key>: the session key with '/' replaced by '_', e.g. M1_day3.) decode.json and
+                  sessions.csv are required; a missing optional file skips its figure (a note); every CSV
+                  file present is checked before any figure is drawn.
 
 Figures:
   run       loss, accuracy, margins, probes, flips, pca (each only when its columns/files exist)
@@ -46,6 +69,10 @@ Figures:
             sweep_onset, plus the run figures of the first finished run in FIGDIR/<run_id>/
             (a sweep of one run: only those)
   reversal  reversal_steps, reversal_curves
+  decode    decode_accuracy, decode_margins, decode_rsm, decode_pca, decode_generalization, decode_flips,
+            decode_probe (days on a linear x axis: per-subject sessions as thin lines, the pooled rows of
+            days.csv as mean +- SE bands; RSM and PCA of each subject's first and last session, at most
+            4 subjects)
 
 Conventions: steps are on a log x axis with step 0 drawn at 0.5 (said in the axis label); losses on
 a log y axis, taken from the log10-loss columns (which stay finite when the loss underflows; below
@@ -64,6 +91,7 @@ import math
 import os
 import re
 import sys
+import warnings
 
 try:
     import numpy as np
@@ -74,6 +102,7 @@ try:
     from matplotlib import cm, colors as mcolors
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
+    from matplotlib.ticker import MaxNLocator
 except ImportError as _e:  # the CLI shows this line; Debian: apt-get install python3-numpy python3-matplotlib
     sys.exit("groove plot: error: %s needs numpy and matplotlib (%s)" % (sys.executable, _e))
 
@@ -1360,6 +1389,786 @@ def render_reversal(folder, figdir, ext, emit):
 
 
 # ---------------------------------------------------------------------------------------------
+# Decode folders (groove decode)
+
+DECODER_COLUMNS = ("accuracy", "accuracy_se", "chance", "chance_sd", "p", "probe_accuracy")
+SESSION_INFO_COLUMNS = ("subject", "day", "key", "trials_target", "trials_nontarget", "trials_probe", "neurons",
+                        "neurons_dropped")
+SESSION_STAT_COLUMNS = ("margin", "margin_norm", "closest1", "closest1_norm", "closest5", "closest5_norm",
+                        "separable", "rsm_target", "rsm_nontarget", "rsm_between", "rsm_index", "rsm_null_mean",
+                        "rsm_null_sd", "rsm_z", "rsm_p", "pca_var1", "pca_var2", "pca_var3")
+POOLED = "pooled"
+MAX_DECODE_SUBJECTS = 4     # rows of the RSM and PCA figures
+CLASS_ORDER = (1, 0, 2)     # trial label codes: 1 target, 0 non-target, 2 probe
+CLASS_NAMES = {1: "target", 0: "non-target", 2: "probe"}
+CLASS_COLORS = {1: "#c0392b", 0: "#3b6fb6", 2: "#2e9e5b"}
+STIMULUS_LABEL_ORDER = ("target", "nontarget", "probe")
+SIGNIFICANCE = 0.05
+
+
+def decoder_statistics(decoders):
+    """The statistics of days.csv, in its column order."""
+    return ([d + "_accuracy" for d in decoders] + [d + "_probe_accuracy" for d in decoders]
+            + ["margin_norm", "closest1_norm", "closest5_norm", "rsm_index"])
+
+
+def read_records(path, required, text_columns):
+    """A CSV file with a header as a list of dicts: text columns as str, the others as float (empty
+    cell = NaN); '_line' holds the line number. Every required column must be in the header."""
+    header, rows = read_text_table(path, required_columns=required)
+    records = []
+    for lineno, values in rows:
+        rec = {"_line": lineno}
+        for name, value in zip(header, values):
+            rec[name] = value if name in text_columns else to_number(path, lineno, name, value)
+        records.append(rec)
+    return records
+
+
+def need_finite(path, rec, *columns):
+    for c in columns:
+        if not math.isfinite(rec[c]):
+            raise PlotError("%s: line %d, column '%s': empty or not finite (required)" % (path, rec["_line"], c))
+
+
+def optional_records(folder, name, required, text_columns, why):
+    path = os.path.join(folder, name)
+    if not os.path.isfile(path):
+        note("%s: not found: %s" % (path, why))
+        return None
+    return read_records(path, required, text_columns)
+
+
+def load_decode(folder):
+    """Everything the decode figures and table need, every CSV file read and checked up front (so a
+    malformed file stops before any figure is drawn); the .npy arrays are read when drawn."""
+    meta_path = os.path.join(folder, "decode.json")
+    meta = read_json(meta_path, required=True)
+    if not isinstance(meta, dict):
+        raise PlotError(meta_path + ": expected a JSON object")
+    decoders = meta.get("decoders")
+    if not isinstance(decoders, list) or not decoders or not all(isinstance(d, str) and d for d in decoders):
+        raise PlotError(meta_path + ": 'decoders' must be a non-empty list of decoder names")
+    sessions_path = os.path.join(folder, "sessions.csv")
+    if not os.path.isfile(sessions_path):
+        raise PlotError(sessions_path + ": file not found")
+    required = (list(SESSION_INFO_COLUMNS) + ["%s_%s" % (d, c) for d in decoders for c in DECODER_COLUMNS]
+                + list(SESSION_STAT_COLUMNS))
+    sessions = read_records(sessions_path, required, ("subject", "key"))
+    if not sessions:
+        raise PlotError(sessions_path + ": no data rows")
+    for rec in sessions:
+        need_finite(sessions_path, rec, "day")
+        if not rec["subject"] or not rec["key"]:
+            raise PlotError("%s: line %d: empty subject or key" % (sessions_path, rec["_line"]))
+    listed = [str(s) for s in meta.get("subjects", [])] if isinstance(meta.get("subjects"), list) else []
+    present = list(dict.fromkeys(r["subject"] for r in sessions))
+    for s in listed:
+        if s not in present:
+            note("%s: subject %s has no session in sessions.csv" % (meta_path, s))
+    subjects = [s for s in listed if s in present] + [s for s in present if s not in listed]
+    by_subject = {s: sorted((r for r in sessions if r["subject"] == s), key=lambda r: r["day"]) for s in subjects}
+
+    stats = decoder_statistics(decoders)
+    days = optional_records(folder, "days.csv", ["subject", "day", "n"] + [s + x for s in stats
+                                                                           for x in ("_mean", "_se")],
+                            ("subject",), "no pooled mean +- SE bands")
+    for rec in days or ():
+        need_finite(os.path.join(folder, "days.csv"), rec, "day")
+    stimuli = optional_records(folder, "stimuli.csv", ("subject", "day", "stimulus", "label", "trials",
+                                                       "fraction_correct"),
+                               ("subject", "stimulus", "label"), "decode_flips skipped")
+    for rec in stimuli or ():
+        need_finite(os.path.join(folder, "stimuli.csv"), rec, "day")
+    flips = optional_records(folder, "flips.csv", ("subject", "stimulus", "label", "first_correct_day",
+                                                   "stable_from_day", "correct_first_overtraining", "correct_last",
+                                                   "flipped"),
+                             ("subject", "stimulus", "label"), "no first-correct days or flips marked")
+    gen_path = os.path.join(folder, "generalization.csv")
+    generalization = None
+    if os.path.isfile(gen_path):
+        generalization = read_records(gen_path, ("subject", "train_day", "test_day", "accuracy"), ("subject",))
+        for rec in generalization:
+            need_finite(gen_path, rec, "train_day", "test_day")
+    summary = read_json(os.path.join(folder, "summary.json"))
+    if summary is not None and not isinstance(summary, dict):
+        raise PlotError(os.path.join(folder, "summary.json") + ": expected a JSON object")
+    summary = summary or {}
+    overtraining = {}
+    if isinstance(summary.get("overtraining_day"), dict):
+        for s, d in summary["overtraining_day"].items():
+            if isinstance(d, (int, float)) and math.isfinite(d):
+                overtraining[str(s)] = float(d)
+    window = meta.get("window")
+    return {"dir": folder, "meta": meta, "name": str(meta.get("name") or os.path.basename(os.path.abspath(folder))),
+            "decoders": decoders, "primary": decoders[0], "subjects": subjects, "by_subject": by_subject,
+            "sessions": sessions, "days": days, "stimuli": stimuli, "flips": flips,
+            "generalization": generalization, "summary": summary, "overtraining": overtraining,
+            "window": window if isinstance(window, (int, float)) else None}
+
+
+def subject_colors(subjects):
+    palette = [plt.get_cmap("tab10")(i) for i in (0, 1, 2, 4, 5, 6, 8, 9, 3)]
+    if len(subjects) > len(palette):
+        palette = [plt.get_cmap("tab20")(i % 20) for i in range(len(subjects))]
+    return {s: palette[i % len(palette)] for i, s in enumerate(subjects)}
+
+
+def session_values(dec, subject, column):
+    recs = dec["by_subject"][subject]
+    return np.array([r["day"] for r in recs]), np.array([r[column] for r in recs], dtype=np.float64)
+
+
+def pooled_band(dec, stat):
+    """(days, mean, se) of the pooled rows of days.csv for a statistic, or None."""
+    if not dec["days"]:
+        return None
+    rows = sorted((r for r in dec["days"] if r["subject"] == POOLED), key=lambda r: r["day"])
+    days = np.array([r["day"] for r in rows])
+    mean = np.array([r[stat + "_mean"] for r in rows], dtype=np.float64)
+    se = np.array([r[stat + "_se"] for r in rows], dtype=np.float64)
+    ok = np.isfinite(mean)
+    if not ok.any():
+        return None
+    return days[ok], mean[ok], np.where(np.isfinite(se[ok]), se[ok], 0.0)
+
+
+def decode_title(dec, what):
+    return "%s  -  decode '%s' (%d subject%s, %d session%s)" % (
+        what, dec["name"], len(dec["subjects"]), "" if len(dec["subjects"]) == 1 else "s", len(dec["sessions"]),
+        "" if len(dec["sessions"]) == 1 else "s")
+
+
+def pooled_label(dec):
+    w = dec["window"]
+    return "pooled: mean +- SE over subjects" + (" (%g-day window)" % w if w and w > 1 else "")
+
+
+def day_axis(ax, dec):
+    days = sorted({r["day"] for r in dec["sessions"]})
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    lo, hi = days[0], days[-1]
+    pad = max(0.3, 0.04 * (hi - lo))
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_xlabel("day")
+    ax.grid(True, alpha=0.3)
+
+
+def mark_overtraining(ax, dec, colors):
+    """A dotted vertical line at each subject's first overtraining session (summary.json); True if any."""
+    days = {s: d for s, d in dec["overtraining"].items() if s in colors}
+    if not days:
+        return False
+    if len(set(days.values())) == 1:
+        ax.axvline(next(iter(days.values())), color="0.25", ls=":", lw=1.2, zorder=1)
+    else:
+        for s, d in days.items():
+            ax.axvline(d, color=colors[s], ls=":", lw=1.2, zorder=1)
+    return True
+
+
+def draw_day_panel(ax, dec, column, colors, p_column=None):
+    """Per-subject thin lines from sessions.csv and the pooled mean +- SE band from days.csv;
+    sessions with p >= SIGNIFICANCE (when p_column has values) drawn as open markers. Returns
+    whether anything was drawn and the lowest value drawn."""
+    drawn, lowest = False, math.inf
+    for s in dec["subjects"]:
+        days, vals = session_values(dec, s, column)
+        ok = np.isfinite(vals)
+        if not ok.any():
+            continue
+        drawn, lowest = True, min(lowest, float(vals[ok].min()))
+        ax.plot(days[ok], vals[ok], color=colors[s], lw=1.0, alpha=0.85, zorder=3)
+        sig = np.ones(len(vals), dtype=bool)
+        if p_column is not None:
+            _, p = session_values(dec, s, p_column)
+            sig = ~(np.isfinite(p) & (p >= SIGNIFICANCE))
+        ax.plot(days[ok & sig], vals[ok & sig], ls="", marker="o", ms=4, color=colors[s], zorder=4)
+        ax.plot(days[ok & ~sig], vals[ok & ~sig], ls="", marker="o", ms=4, mfc="white", mec=colors[s], zorder=4)
+    band = pooled_band(dec, column)
+    if band is not None:
+        d, m, se = band
+        ax.plot(d, m, color=TRAIN_COLOR, lw=2.2, zorder=5)
+        ax.fill_between(d, m - se, m + se, color=TRAIN_COLOR, alpha=0.15, lw=0, zorder=2)
+        drawn, lowest = True, min(lowest, float(np.min(m - se)))
+    return drawn, lowest
+
+
+def subject_handles(dec, colors, band=True, extra=()):
+    handles = [Line2D([], [], color=colors[s], lw=1.0, marker="o", ms=4, label=s) for s in dec["subjects"]]
+    if band and dec["days"]:
+        handles.append(Line2D([], [], color=TRAIN_COLOR, lw=2.2, label=pooled_label(dec)))
+    ot = {s: d for s, d in dec["overtraining"].items() if s in colors}
+    if ot:
+        handles.append(Line2D([], [], color="0.25", ls=":", lw=1.2, label="first overtraining session" + (
+            " (subject's colour)" if len(set(ot.values())) > 1 else "")))
+    return handles + list(extra)
+
+
+def finish_legend(fig, handles, ncols=None):
+    """The figure legend below the panels; returns the bottom margin to leave free."""
+    ncols = ncols or min(len(handles), 5)
+    fig.legend(handles=handles, loc="lower center", ncol=ncols, fontsize=8, frameon=False)
+    return 0.035 * math.ceil(len(handles) / ncols) + 0.03
+
+
+def save_with_legend(fig, path, handles, suptitle):
+    h_in = fig.get_size_inches()[1]
+    bottom = finish_legend(fig, handles) * 5.0 / max(h_in, 5.0)
+    fig.suptitle(suptitle, fontsize=11)
+    fig.tight_layout(rect=(0, bottom, 1, 0.97))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def decode_accuracy_figure(dec, path):
+    colors = subject_colors(dec["subjects"])
+    fig, axes = panel_grid(len(dec["decoders"]), ncols=3, width=5.4, height=4.2)
+    any_drawn, any_open, any_chance = False, False, False
+    for ax, d in zip(axes, dec["decoders"]):
+        drawn, lowest = draw_day_panel(ax, dec, d + "_accuracy", colors, p_column=d + "_p")
+        any_drawn |= drawn
+        any_open |= any(bool(np.any(np.isfinite(session_values(dec, s, d + "_p")[1])
+                                    & (session_values(dec, s, d + "_p")[1] >= SIGNIFICANCE))) for s in dec["subjects"])
+        # chance: mean over subjects per day of the permutation-null mean, band +- its SD
+        days = sorted({r["day"] for r in dec["sessions"]})
+        chance, sd = [], []
+        for day in days:
+            recs = [r for r in dec["sessions"] if r["day"] == day and math.isfinite(r[d + "_chance"])]
+            chance.append(np.mean([r[d + "_chance"] for r in recs]) if recs else np.nan)
+            sds = [r[d + "_chance_sd"] for r in recs if math.isfinite(r[d + "_chance_sd"])]
+            sd.append(np.mean(sds) if sds else 0.0)
+        chance, sd, days = np.array(chance), np.array(sd), np.array(days)
+        ok = np.isfinite(chance)
+        if ok.any():
+            any_chance = True
+            ax.plot(days[ok], chance[ok], color="0.35", ls="--", lw=1.3, zorder=2)
+            ax.fill_between(days[ok], chance[ok] - sd[ok], chance[ok] + sd[ok], color="0.5", alpha=0.12, lw=0)
+            lowest = min(lowest, float(np.min(chance[ok] - sd[ok])))
+        else:
+            ax.axhline(0.5, color="0.6", lw=0.8, zorder=0)
+        mark_overtraining(ax, dec, colors)
+        day_axis(ax, dec)
+        ax.set_ylim(min(0.4, math.floor((lowest - 0.02) * 20) / 20) if math.isfinite(lowest) else 0.4, 1.02)
+        ax.set_ylabel("cross-validated accuracy")
+        title = d + (" (primary decoder)" if d == dec["primary"] else "")
+        if not ok.any():
+            title += "\n(no permutation test: line at 0.5)"
+        ax.set_title(title, fontsize=10)
+    if not any_drawn:
+        plt.close(fig)
+        note("decode_accuracy: skipped (no accuracy values in sessions.csv)")
+        return None
+    extra = []
+    if any_chance:
+        extra.append(Line2D([], [], color="0.35", ls="--", lw=1.3, label="chance (permutation null mean +- SD)"))
+    if any_open:
+        extra.append(Line2D([], [], color="0.4", ls="", marker="o", mfc="white", label="p >= %g" % SIGNIFICANCE))
+    return save_with_legend(fig, path, subject_handles(dec, colors, extra=extra),
+                            decode_title(dec, "Decoding accuracy (target vs non-target) by day"))
+
+
+def decode_margins_figure(dec, path):
+    colors = subject_colors(dec["subjects"])
+    specs = [("margin_norm", r"SVM margin $1/\Vert w\Vert$"),
+             ("closest1_norm", "mean distance of the closest 1% of trials"),
+             ("closest5_norm", "mean distance of the closest 5% of trials")]
+    fig, axes = panel_grid(len(specs), ncols=3, width=5.0, height=4.0)
+    any_drawn, any_nonsep = False, False
+    for ax, (col, title) in zip(axes, specs):
+        drawn, _ = draw_day_panel(ax, dec, col, colors)
+        any_drawn |= drawn
+        for s in dec["subjects"]:
+            days, vals = session_values(dec, s, col)
+            _, sep = session_values(dec, s, "separable")
+            bad = np.isfinite(vals) & np.isfinite(sep) & (sep == 0)
+            if bad.any():
+                any_nonsep = True
+                ax.plot(days[bad], vals[bad], ls="", marker="x", ms=8, color="black", zorder=6)
+        ax.axhline(1.0, color="0.6", lw=0.8, zorder=0)
+        mark_overtraining(ax, dec, colors)
+        day_axis(ax, dec)
+        ax.set_ylabel("relative to the subject's mean")
+        ax.set_title(title + "\n(divided by the subject's mean)", fontsize=10)
+    if not any_drawn:
+        plt.close(fig)
+        note("decode_margins: skipped (no margin values in sessions.csv)")
+        return None
+    extra = [Line2D([], [], ls="", marker="x", ms=8, color="black", label="not linearly separable")] * any_nonsep
+    return save_with_legend(fig, path, subject_handles(dec, colors, extra=extra),
+                            decode_title(dec, "Margins of the target vs non-target hard-margin SVM by day"))
+
+
+def decode_probe_figure(dec, path):
+    if not any(np.isfinite(r[d + "_probe_accuracy"]) for r in dec["sessions"] for d in dec["decoders"]):
+        note("decode_probe: skipped (no probe accuracy in sessions.csv: no probe trials)")
+        return None
+    colors = subject_colors(dec["subjects"])
+    decoders = [d for d in dec["decoders"] if any(np.isfinite(r[d + "_probe_accuracy"]) for r in dec["sessions"])]
+    fig, axes = panel_grid(len(decoders), ncols=3, width=5.4, height=4.2)
+    label = str(dec["meta"].get("probe_label") or "nontarget").replace("nontarget", "non-target")
+    for ax, d in zip(axes, decoders):
+        draw_day_panel(ax, dec, d + "_probe_accuracy", colors)
+        ax.axhline(0.5, color="0.6", lw=0.8, zorder=0)
+        mark_overtraining(ax, dec, colors)
+        day_axis(ax, dec)
+        ax.set_ylim(-0.03, 1.03)
+        ax.set_ylabel("fraction of probe trials decoded as %s" % label)
+        ax.set_title(d + (" (primary decoder)" if d == dec["primary"] else ""), fontsize=10)
+    return save_with_legend(fig, path, subject_handles(dec, colors),
+                            decode_title(dec, "Probe trials: decoder trained on target vs non-target"))
+
+
+def key_file(key):
+    return key.replace("/", "_")
+
+
+def load_array(path, what):
+    """np.load of an optional array; None with a note when missing or unreadable."""
+    if not os.path.isfile(path):
+        note("%s: not found: %s" % (path, what))
+        return None
+    try:
+        return np.load(path)
+    except (OSError, ValueError) as e:
+        note("%s: unreadable (%s): %s" % (path, e, what))
+        return None
+
+
+def class_order(labels):
+    """Indices sorting trials into the blocks target, non-target, probe (stable), and the blocks
+    [(code, start, stop)]."""
+    rank = np.full(len(labels), len(CLASS_ORDER), dtype=np.int64)
+    for i, c in enumerate(CLASS_ORDER):
+        rank[labels == c] = i
+    idx = np.argsort(rank, kind="stable")
+    blocks, start = [], 0
+    for c in CLASS_ORDER:
+        n = int(np.sum(labels == c))
+        if n:
+            blocks.append((c, start, start + n))
+            start += n
+    if start < len(labels):
+        blocks.append((-1, start, len(labels)))
+    return idx, blocks
+
+
+def load_rsm(dec, rec):
+    """(matrix [T, T] in class-block order, blocks, null or None) of a session, or None."""
+    base = os.path.join(dec["dir"], "rsm", key_file(rec["key"]))
+    m = load_array(base + ".npy", "RSM panel of %s left empty" % rec["key"])
+    labels = None if m is None else load_array(base + ".labels.npy", "RSM panel of %s left empty" % rec["key"])
+    if m is None or labels is None:
+        return None
+    m = np.asarray(m, dtype=np.float64)
+    labels = np.asarray(labels).astype(np.int64).ravel()
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(labels):
+        note("%s.npy: shape %s with %d labels (expected [trials, trials]): RSM panel of %s left empty"
+             % (base, m.shape, len(labels), rec["key"]))
+        return None
+    idx, blocks = class_order(labels)
+    null = None
+    if os.path.isfile(base + ".null.npy"):
+        null = load_array(base + ".null.npy", "no null histogram")
+        if null is not None:
+            null = np.asarray(null, dtype=np.float64).ravel()
+            null = null[np.isfinite(null)]
+    else:
+        note("%s.null.npy: not found: no null histogram for %s" % (base, rec["key"]))
+    return m[np.ix_(idx, idx)], blocks, null
+
+
+def limited_subjects(dec, figure):
+    subjects = dec["subjects"]
+    if len(subjects) > MAX_DECODE_SUBJECTS:
+        note("%s: showing the first %d of %d subjects (%s left out)" % (
+            figure, MAX_DECODE_SUBJECTS, len(subjects), ", ".join(subjects[MAX_DECODE_SUBJECTS:])))
+    return subjects[:MAX_DECODE_SUBJECTS]
+
+
+def first_last(dec, subject):
+    recs = dec["by_subject"][subject]
+    return [recs[0]] if len(recs) == 1 else [recs[0], recs[-1]]
+
+
+def mark_blocks(ax, blocks):
+    ticks, labels = [], []
+    for code, lo, hi in blocks:
+        if lo > 0:
+            ax.axhline(lo - 0.5, color="black", lw=0.8)
+            ax.axvline(lo - 0.5, color="black", lw=0.8)
+        ticks.append((lo + hi - 1) / 2.0)
+        labels.append("%s\n(%d)" % (CLASS_NAMES.get(code, "other"), hi - lo))
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(labels, fontsize=7.5)
+    ax.set_yticks(ticks)
+    ax.set_yticklabels([t.replace("\n", " ") for t in labels], fontsize=7.5)
+    ax.tick_params(length=0)
+
+
+def decode_rsm_figure(dec, path):
+    subjects = limited_subjects(dec, "decode_rsm")
+    loaded = {s: [(rec, load_rsm(dec, rec)) for rec in first_last(dec, s)] for s in subjects}
+    mats = [got[0] for rows in loaded.values() for _, got in rows if got is not None]
+    if not mats:
+        note("decode_rsm: skipped (no readable rsm/<key>.npy of a first or last session)")
+        return None
+    off = np.concatenate([m[~np.eye(m.shape[0], dtype=bool)] for m in mats])
+    off = off[np.isfinite(off)]
+    lim = float(np.percentile(np.abs(off), 99)) if len(off) else 1.0
+    lim = min(1.0, max(lim, 1e-3))
+    fig = plt.figure(figsize=(14.0, 4.1 * len(subjects) + 0.6))
+    grid = fig.add_gridspec(len(subjects), 4, width_ratios=(1.0, 1.0, 0.04, 1.2))
+    image = None
+    for row, s in enumerate(subjects):
+        pairs = loaded[s]
+        for col in range(2):
+            ax = fig.add_subplot(grid[row, col])
+            if col >= len(pairs):
+                ax.axis("off")
+                ax.text(0.5, 0.5, "%s has one session" % s, ha="center", va="center", transform=ax.transAxes)
+                continue
+            rec, got = pairs[col]
+            which = "first" if col == 0 else "last"
+            if got is None:
+                ax.axis("off")
+                ax.text(0.5, 0.5, "%s: no RSM file" % rec["key"], ha="center", va="center", transform=ax.transAxes)
+                continue
+            m, blocks, _ = got
+            image = ax.imshow(m, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+            mark_blocks(ax, blocks)
+            idx = rec["rsm_index"]
+            ax.set_title("%s day %g (%s): rsm_index %s" % (s, rec["day"], which,
+                                                           "%.3g" % idx if math.isfinite(idx) else "-"), fontsize=10)
+        draw_rsm_null(fig.add_subplot(grid[row, 3]), s, pairs)
+    cax = fig.add_subplot(grid[:, 2])
+    if image is not None:
+        bar = fig.colorbar(image, cax=cax)
+        bar.set_label("Pearson r (shared scale, clipped at the 99th percentile of |r|)")
+    else:
+        cax.axis("off")
+    fig.suptitle(decode_title(dec, "Trial-by-trial similarity (Pearson r of population vectors), first and last day"),
+                 fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def draw_rsm_null(ax, subject, pairs):
+    """Histograms of the null rsm_index of the first and last session and the observed values."""
+    styles = [("0.55", "--"), ("black", "-")]
+    nulls = [got[2] for _, got in pairs if got is not None and got[2] is not None and len(got[2])]
+    bins = np.linspace(min(n.min() for n in nulls), max(n.max() for n in nulls), 31) if nulls else 30
+    drawn = False
+    for (rec, got), (color, ls), which in zip(pairs, styles, ("first", "last")):
+        null = got[2] if got is not None else None
+        label = "day %g (%s)" % (rec["day"], which)
+        if null is not None and len(null):
+            ax.hist(null, bins=bins, color=color, alpha=0.45, label="null, " + label)
+            drawn = True
+        obs = rec["rsm_index"]
+        if math.isfinite(obs):
+            z, p = rec["rsm_z"], rec["rsm_p"]
+            stat = ", ".join(t for t in ("z=%.3g" % z if math.isfinite(z) else "", "p=%.3g" % p if math.isfinite(p)
+                                         else "") if t)
+            ax.axvline(obs, color=color, ls=ls, lw=1.6, label="observed, %s%s" % (label, " (%s)" % stat if stat
+                                                                                   else ""))
+            drawn = True
+    if not drawn:
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no rsm_index or null", ha="center", va="center", transform=ax.transAxes)
+        return
+    ax.set_xlabel("rsm_index (mean within-class minus between-class r)", fontsize=9)
+    ax.set_ylabel("null matrices")
+    ax.set_title("%s: rsm_index against its null\n(random Gaussian trials, same neuron means)" % subject, fontsize=10)
+    ax.legend(fontsize=7, loc="best")
+    ax.grid(True, alpha=0.3)
+
+
+def load_pca(dec, rec):
+    """(projections [T, >=2], labels [T], centres [3, >=2] or None) of a session, or None."""
+    base = os.path.join(dec["dir"], "pca", key_file(rec["key"]))
+    proj = load_array(base + ".npy", "PCA panel of %s left empty" % rec["key"])
+    labels = None if proj is None else load_array(base + ".labels.npy", "PCA panel of %s left empty" % rec["key"])
+    if proj is None or labels is None:
+        return None
+    proj = np.asarray(proj, dtype=np.float64)
+    labels = np.asarray(labels).astype(np.int64).ravel()
+    if proj.ndim != 2 or proj.shape[1] < 2 or proj.shape[0] != len(labels):
+        note("%s.npy: shape %s with %d labels (expected [trials, 3]): PCA panel of %s left empty"
+             % (base, proj.shape, len(labels), rec["key"]))
+        return None
+    centres = None
+    if os.path.isfile(base + ".centres.npy"):
+        centres = load_array(base + ".centres.npy", "class centres not drawn")
+        if centres is not None:
+            centres = np.asarray(centres, dtype=np.float64)
+            if centres.ndim != 2 or centres.shape[0] != 3 or centres.shape[1] < 2:
+                note("%s.centres.npy: shape %s (expected [3, 3]): class centres not drawn" % (base, centres.shape))
+                centres = None
+    else:
+        note("%s.centres.npy: not found: class centres not drawn for %s" % (base, rec["key"]))
+    return proj, labels, centres
+
+
+def decode_pca_figure(dec, path):
+    subjects = limited_subjects(dec, "decode_pca")
+    cells = [(s, rec, which) for s in subjects for rec, which in zip(first_last(dec, s), ("first", "last"))]
+    loaded = [(s, rec, which, load_pca(dec, rec)) for s, rec, which in cells]
+    if not any(got is not None for *_, got in loaded):
+        note("decode_pca: skipped (no readable pca/<key>.npy of a first or last session)")
+        return None
+    fig, axes = panel_grid(len(loaded), ncols=4 if len(loaded) >= 4 else len(loaded), width=4.2, height=4.0)
+    classes_seen = set()
+    for ax, (s, rec, which, got) in zip(axes, loaded):
+        if got is None:
+            ax.axis("off")
+            ax.text(0.5, 0.5, "%s: no PCA file" % rec["key"], ha="center", va="center", transform=ax.transAxes)
+            continue
+        proj, labels, centres = got
+        for c in CLASS_ORDER + tuple(sorted(set(labels.tolist()) - set(CLASS_ORDER))):
+            sel = labels == c
+            if sel.any():
+                classes_seen.add(c)
+                ax.scatter(proj[sel, 0], proj[sel, 1], s=14, color=CLASS_COLORS.get(c, "0.5"), alpha=0.7,
+                           edgecolors="none")
+        if centres is not None:
+            for row, c in enumerate(CLASS_ORDER):
+                if np.isfinite(centres[row, :2]).all():
+                    ax.scatter([centres[row, 0]], [centres[row, 1]], s=170, marker="X", color=CLASS_COLORS[c],
+                               edgecolors="black", linewidths=1.2, zorder=5)
+        v1, v2 = rec["pca_var1"], rec["pca_var2"]
+        ax.set_xlabel("PC1" + (" (%.0f%% of variance)" % (100 * v1) if math.isfinite(v1) else ""))
+        ax.set_ylabel("PC2" + (" (%.0f%% of variance)" % (100 * v2) if math.isfinite(v2) else ""))
+        ax.set_title("%s day %g (%s)" % (s, rec["day"], which), fontsize=10)
+        ax.grid(True, alpha=0.3)
+    handles = [Line2D([], [], ls="", marker="o", color=CLASS_COLORS.get(c, "0.5"),
+                      label=CLASS_NAMES.get(c, "label %d" % c)) for c in CLASS_ORDER if c in classes_seen]
+    handles.append(Line2D([], [], ls="", marker="X", ms=10, color="0.6", mec="black", label="class centre"))
+    return save_with_legend(fig, path, handles,
+                            decode_title(dec, "Trials on the top 2 principal components (fitted per session)"))
+
+
+def decode_generalization_figure(dec, path):
+    rows = dec["generalization"]
+    if rows is None:
+        note("%s: not found: decode_generalization skipped (sessions do not share neurons?)"
+             % os.path.join(dec["dir"], "generalization.csv"))
+        return None
+    subjects = [s for s in dec["subjects"] if any(r["subject"] == s for r in rows)]
+    subjects += [s for s in dict.fromkeys(r["subject"] for r in rows) if s not in subjects]
+    if not subjects:
+        note("decode_generalization: skipped (generalization.csv has no rows)")
+        return None
+    days = sorted({r["train_day"] for r in rows} | {r["test_day"] for r in rows})
+    pos = {d: i for i, d in enumerate(days)}
+    mats = {}
+    for s in subjects:
+        m = np.full((len(days), len(days)), np.nan)
+        for r in rows:
+            if r["subject"] == s:
+                m[pos[r["train_day"]], pos[r["test_day"]]] = r["accuracy"]
+        mats[s] = m
+    panels = [(s, mats[s]) for s in subjects]
+    if len(subjects) > 1:
+        with warnings.catch_warnings():  # a cell no subject has: NaN (numpy warns "mean of empty slice")
+            warnings.simplefilter("ignore", category=RuntimeWarning)
+            mean = np.nanmean(np.stack([mats[s] for s in subjects]), axis=0)
+        panels.append(("mean over %d subjects" % len(subjects), mean))
+    finite = np.concatenate([m[np.isfinite(m)] for _, m in panels])
+    vmin = min(0.5, math.floor(float(finite.min()) * 20) / 20) if len(finite) else 0.5
+    fig, axes = panel_grid(len(panels), ncols=3, width=4.6, height=4.6)
+    image = None
+    for ax, (title, m) in zip(axes, panels):
+        image = ax.imshow(np.ma.masked_invalid(m), cmap="viridis", vmin=vmin, vmax=1.0, interpolation="nearest")
+        ax.set_facecolor(UNKNOWN_COLOR)
+        ax.set_xticks(range(len(days)))
+        ax.set_xticklabels(["%g" % d for d in days], fontsize=8)
+        ax.set_yticks(range(len(days)))
+        ax.set_yticklabels(["%g" % d for d in days], fontsize=8)
+        ax.set_xlabel("test day")
+        ax.set_ylabel("train day")
+        ax.set_title(title, fontsize=10)
+        if len(days) <= 10:
+            for i in range(len(days)):
+                for j in range(len(days)):
+                    if np.isfinite(m[i, j]):
+                        light = (m[i, j] - vmin) / max(1e-9, 1.0 - vmin) > 0.6
+                        ax.text(j, i, "%.2f" % m[i, j], ha="center", va="center", fontsize=7,
+                                color="black" if light else "white")
+    fig.suptitle(decode_title(dec, "Cross-day generalization of the %s decoder (trained on all target/non-target "
+                                   "trials of one day, tested on another)" % dec["primary"]), fontsize=10.5)
+    fig.tight_layout(rect=(0, 0.02, 0.92, 0.95))
+    cax = fig.add_axes((0.93, 0.2, 0.012, 0.6))
+    fig.colorbar(image, cax=cax).set_label("accuracy")
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def label_rank(label):
+    return STIMULUS_LABEL_ORDER.index(label) if label in STIMULUS_LABEL_ORDER else len(STIMULUS_LABEL_ORDER)
+
+
+def decode_flips_figure(dec, path):
+    stimuli = dec["stimuli"]
+    if not stimuli:
+        note("decode_flips: skipped (no stimuli.csv rows)")
+        return None
+    flips = {(r["subject"], r["stimulus"]): r for r in dec["flips"] or ()}
+    subjects = [s for s in dec["subjects"] if any(r["subject"] == s for r in stimuli)]
+    subjects += [s for s in dict.fromkeys(r["subject"] for r in stimuli) if s not in subjects]
+    cmap = mcolors.LinearSegmentedColormap.from_list("wrong_right", [WRONG_COLOR, "#f7f7f7", RIGHT_COLOR])
+    tables = []
+    for s in subjects:
+        mine = [r for r in stimuli if r["subject"] == s]
+        days = sorted({r["day"] for r in mine})
+        stims = {}
+        for r in mine:
+            stims.setdefault(r["stimulus"], r["label"])
+
+        def order(sid, s=s):
+            f = flips.get((s, sid))
+            first = f["first_correct_day"] if f is not None and math.isfinite(f["first_correct_day"]) else math.inf
+            return (label_rank(stims[sid]), first, sort_key(sid))
+        names = sorted(stims, key=order)
+        m = np.full((len(names), len(days)), np.nan)
+        row, col = {n: i for i, n in enumerate(names)}, {d: j for j, d in enumerate(days)}
+        for r in mine:
+            m[row[r["stimulus"]], col[r["day"]]] = r["fraction_correct"]
+        tables.append((s, days, names, stims, m))
+    most = max(len(t[2]) for t in tables)
+    ncols = min(3, len(tables))
+    height = min(10.0, max(3.6, 1.4 + 0.26 * most))
+    fig, axes = panel_grid(len(tables), ncols=ncols, width=5.2, height=height)
+    any_first, any_flip = False, False
+    any_missing = any(bool(np.isnan(t[4]).any()) for t in tables)
+    for ax, (s, days, names, stims, m) in zip(axes, tables):
+        ax.set_facecolor(UNKNOWN_COLOR)
+        mesh = ax.pcolormesh(np.arange(len(days) + 1) - 0.5, np.arange(len(names) + 1) - 0.5, np.ma.masked_invalid(m),
+                             cmap=cmap, vmin=0.0, vmax=1.0, shading="flat")
+        ax.set_xlim(-0.5, len(days) - 0.5)
+        ax.set_ylim(len(names) - 0.5, -0.5)
+        ax.set_xticks(range(len(days)))
+        ax.set_xticklabels(["%g" % d for d in days], fontsize=8)
+        ax.set_xlabel("day")
+        labels = []
+        for i, n in enumerate(names):
+            f = flips.get((s, n))
+            flipped = f is not None and f["flipped"] == 1
+            any_flip |= flipped
+            labels.append("%s %s%s" % (stims[n], n, " *" if flipped else ""))
+            if f is not None and math.isfinite(f["first_correct_day"]):
+                d = f["first_correct_day"]
+                if d in days:
+                    any_first = True
+                    ax.plot([days.index(d)], [i], ls="", marker="o", ms=6, mfc="none", mec="black", mew=1.3)
+        for i in range(1, len(names)):
+            if stims[names[i]] != stims[names[i - 1]]:
+                ax.axhline(i - 0.5, color="black", lw=1.2)
+        if len(names) <= 40:
+            ax.set_yticks(range(len(names)))
+            ax.set_yticklabels(labels, fontsize=7.5 if len(names) <= 20 else 6)
+        else:
+            groups = list(dict.fromkeys(stims[n] for n in names))
+            ax.set_yticks([np.mean([i for i, n in enumerate(names) if stims[n] == g]) for g in groups])
+            ax.set_yticklabels(groups, fontsize=8)
+        ot = dec["overtraining"].get(s)
+        if ot is not None:
+            later = [j for j, d in enumerate(days) if d >= ot]
+            if later:
+                ax.axvline(later[0] - 0.5, color="0.15", ls=":", lw=1.6)
+        ax.set_title("%s (%d stimuli)" % (s, len(names)), fontsize=10)
+    fig.tight_layout(rect=(0, 0.1 * 5 / max(height, 5), 0.92, 0.95))
+    cax = fig.add_axes((0.93, 0.25, 0.012, 0.55))
+    fig.colorbar(mesh, cax=cax).set_label("fraction of the stimulus' trials decoded correctly")
+    handles = []
+    if any_first:
+        handles.append(Line2D([], [], ls="", marker="o", ms=6, mfc="none", mec="black", mew=1.3,
+                              label="first_correct_day (flips.csv)"))
+    if dec["overtraining"]:
+        handles.append(Line2D([], [], color="0.15", ls=":", lw=1.6, label="first overtraining session"))
+    if any_flip:
+        handles.append(Line2D([], [], ls="", label="* flipped: wrong at the first overtraining session, right at the "
+                                                   "last"))
+    if any_missing:
+        handles.append(Patch(color=UNKNOWN_COLOR, label="not recorded"))
+    fig.legend(handles=handles, loc="lower center", ncol=min(2, len(handles)), fontsize=8, frameon=False)
+    fig.suptitle(decode_title(dec, "Per-stimulus decoding by day (%s decoder; probe correct = decoded as %s)"
+                              % (dec["primary"], dec["meta"].get("probe_label", "nontarget"))), fontsize=10.5)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def render_decode(folder, figdir, ext, emit, dec=None):
+    dec = dec or load_decode(folder)
+    os.makedirs(figdir, exist_ok=True)
+    for name, fn in (("decode_accuracy", decode_accuracy_figure), ("decode_margins", decode_margins_figure),
+                     ("decode_rsm", decode_rsm_figure), ("decode_pca", decode_pca_figure),
+                     ("decode_generalization", decode_generalization_figure), ("decode_flips", decode_flips_figure),
+                     ("decode_probe", decode_probe_figure)):
+        emit(name, lambda fn=fn, name=name: fn(dec, os.path.join(figdir, name + "." + ext)))
+
+
+def decode_table(dec):
+    """Per subject and pooled, at the first and the last day: the primary decoder's accuracy +- SE
+    (over shuffles; pooled: over subjects), its permutation chance and p, margin_norm, rsm_index."""
+    d = dec["primary"]
+    meta = dec["meta"]
+    lines = ["%s: decode '%s': %d subject%s, %d session%s; primary decoder %s (%s)" % (
+        dec["dir"], dec["name"], len(dec["subjects"]), "" if len(dec["subjects"]) == 1 else "s",
+        len(dec["sessions"]), "" if len(dec["sessions"]) == 1 else "s", d,
+        ", ".join("%s %s" % (meta[k], k) for k in ("folds", "shuffles", "permutations") if k in meta))]
+
+    def fmt(v, spec="%.3f"):
+        return spec % v if isinstance(v, float) and math.isfinite(v) else "-"
+
+    head = ("subject", "session", "day", "%s accuracy" % d, "chance", "p", "margin_norm", "rsm_index")
+    table = []
+    ends = {s: {"first": dec["by_subject"][s][0], "last": dec["by_subject"][s][-1]} for s in dec["subjects"]}
+    for s in dec["subjects"]:
+        for which in ("first", "last"):
+            r = ends[s][which]
+            acc = fmt(r[d + "_accuracy"]) + (" +- " + fmt(r[d + "_accuracy_se"]) if math.isfinite(r[d + "_accuracy_se"])
+                                             else "")
+            table.append((s, which, "%g" % r["day"], acc, fmt(r[d + "_chance"]), fmt(r[d + "_p"], "%.4g"),
+                          fmt(r["margin_norm"]), fmt(r["rsm_index"], "%.4g")))
+    for which in ("first", "last"):
+        recs = [ends[s][which] for s in dec["subjects"]]
+
+        def mean_se(col):
+            v = np.array([r[col] for r in recs], dtype=np.float64)
+            v = v[np.isfinite(v)]
+            if not len(v):
+                return math.nan, math.nan
+            return float(v.mean()), (float(v.std(ddof=1) / math.sqrt(len(v))) if len(v) > 1 else math.nan)
+        acc, se = mean_se(d + "_accuracy")
+        days = {r["day"] for r in recs}
+        n_sig = sum(1 for r in recs if math.isfinite(r[d + "_p"]) and r[d + "_p"] < SIGNIFICANCE)
+        n_p = sum(1 for r in recs if math.isfinite(r[d + "_p"]))
+        table.append((POOLED, which, "%g" % days.pop() if len(days) == 1 else "-",
+                      fmt(acc) + (" +- " + fmt(se) if math.isfinite(se) else ""), fmt(mean_se(d + "_chance")[0]),
+                      "%d/%d < %g" % (n_sig, n_p, SIGNIFICANCE) if n_p else "-", fmt(mean_se("margin_norm")[0]),
+                      fmt(mean_se("rsm_index")[0], "%.4g")))
+    widths = [max(len(head[i]), max(len(t[i]) for t in table)) for i in range(len(head))]
+    lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths)).rstrip())
+    for t in table:
+        lines.append("  ".join(v.ljust(w) for v, w in zip(t, widths)).rstrip())
+    lines.append("(pooled: mean over subjects of each subject's first / last session, SE across subjects; "
+                 "p: subjects with p < %g)" % SIGNIFICANCE)
+    trend = dec["summary"].get("trend")
+    if isinstance(trend, dict) and isinstance(trend.get(POOLED), dict):
+        t = trend[POOLED].get(d + "_accuracy")
+        if isinstance(t, dict) and isinstance(t.get("slope"), (int, float)) and isinstance(t.get("r"), (int, float)):
+            lines.append("trend of %s accuracy over days (pooled, summary.json): %+.4f per day, r = %.3f"
+                         % (d, t["slope"], t["r"]))
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
 # Summary table (groove plot DIR --table; make demo prints it)
 
 TABLE_STATS = (("train loss", "train_loss"), ("held-out loss", "heldout_loss"), ("min margin", "margin_min"),
@@ -1415,21 +2224,23 @@ def summary_table(folder):
 # Command line
 
 def detect(folder):
-    for name, kind in (("reversal.csv", "reversal"), ("runs.csv", "sweep"), ("metrics.csv", "run")):
+    for name, kind in (("decode.json", "decode"), ("reversal.csv", "reversal"), ("runs.csv", "sweep"),
+                       ("metrics.csv", "run")):
         if os.path.isfile(os.path.join(folder, name)):
             return kind
-    raise PlotError("%s: not a run, sweep or reversal folder (no metrics.csv, runs.csv or reversal.csv)"
-                    % folder)
+    raise PlotError("%s: not a run, sweep, reversal or decode folder (no metrics.csv, runs.csv, reversal.csv or "
+                    "decode.json)" % folder)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="groove plot", description="Figures of a groove run, sweep or reversal "
-                                     "folder (see the header of this script for the formats).")
-    parser.add_argument("dir", metavar="DIR", help="run, sweep or reversal folder")
+    parser = argparse.ArgumentParser(prog="groove plot", description="Figures of a groove run, sweep, reversal or "
+                                     "decode folder (see the header of this script for the formats).")
+    parser.add_argument("dir", metavar="DIR", help="run, sweep, reversal or decode folder")
     parser.add_argument("--out", metavar="FIGDIR", help="where to write the figures (default: DIR/figures)")
     parser.add_argument("--format", default="png", choices=PNG_FORMATS, help="image format (default: png)")
     parser.add_argument("--table", action="store_true",
-                        help="first print a summary table (onset; statistics at onset and at the end)")
+                        help="first print a summary table (onset; statistics at onset and at the end; decode "
+                        "folders: first and last day per subject and pooled)")
     args = parser.parse_args(argv)
     failures = []
 
@@ -1451,9 +2262,15 @@ def main(argv=None):
         if not os.path.isdir(args.dir):
             raise PlotError("%s: no such folder" % args.dir)
         kind = detect(args.dir)
+        figdir = args.out or os.path.join(args.dir, "figures")
+        if kind == "decode":
+            dec = load_decode(args.dir)
+            if args.table:
+                print(decode_table(dec), flush=True)
+            render_decode(args.dir, figdir, args.format, emit, dec=dec)
+            return 1 if failures else 0
         if args.table and kind != "reversal":
             print(summary_table(args.dir), flush=True)
-        figdir = args.out or os.path.join(args.dir, "figures")
         {"run": render_run, "sweep": render_sweep, "reversal": render_reversal}[kind](args.dir, figdir, args.format,
                                                                                       emit)
     except PlotError as e:
