@@ -402,7 +402,7 @@ def decode_one(folder, rng, subject, day, x, labels, stim, decoders):
             null = np.array([cv_correct(xs, rng.permutation(ys), folds[0], shrink).mean()
                              for _ in range(DECODE_PERMUTATIONS)])
             row[d + "_chance"], row[d + "_chance_sd"] = null.mean(), null.std(ddof=1)
-            row[d + "_p"] = (1 + np.sum(null >= acc[0])) / (1 + DECODE_PERMUTATIONS)
+            row[d + "_p"] = (1 + np.sum(null >= acc.mean())) / (1 + DECODE_PERMUTATIONS)
         else:
             row[d + "_chance"] = row[d + "_chance_sd"] = row[d + "_p"] = None
         model = lda_fit(xs, ys, shrink)
