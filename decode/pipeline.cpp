@@ -432,10 +432,11 @@ DecodeResult run_decode(const sweep::Config& c, const DecodeOptions& options) {
   if (save_rsm) fs::create_directories(result.dir + "/rsm");
   fs::create_directories(result.dir + "/pca");
   const std::int64_t nulls = c.integer("rsm.null"), k = c.integer("pca.components");
+  // The null of every session (independent draws per session: parallel over sessions).
+  std::vector<std::vector<double>> null_indices(static_cast<std::size_t>(S));
+#pragma omp parallel for schedule(dynamic, 1)
   for (std::int64_t s = 0; s < S; ++s) {
     const Session& ss = sessions[static_cast<std::size_t>(s)];
-    SessionStats& st = stats[static_cast<std::size_t>(s)];
-    st.rsm = rsm_blocks(ss.x, ss.trials, ss.neurons, ss.labels);
     // Null: Gaussian matrices with each neuron's mean and variance over the decoded trials.
     std::vector<double> mu(static_cast<std::size_t>(ss.neurons), 0.0), sd(static_cast<std::size_t>(ss.neurons), 0.0);
     std::int64_t n = 0;
@@ -454,7 +455,7 @@ DecodeResult run_decode(const sweep::Config& c, const DecodeOptions& options) {
       }
     }
     for (double& v : sd) v = std::sqrt(v / static_cast<double>(n));
-    std::vector<double> null_index;
+    std::vector<double>& null_index = null_indices[static_cast<std::size_t>(s)];
     std::vector<double> g(static_cast<std::size_t>(ss.trials * ss.neurons));
     for (std::int64_t q = 0; q < nulls; ++q) {
       const std::uint64_t stream = null_stream(s);
@@ -471,6 +472,12 @@ DecodeResult run_decode(const sweep::Config& c, const DecodeOptions& options) {
       }
       null_index.push_back(rsm_blocks(g, ss.trials, ss.neurons, ss.labels).index);
     }
+  }
+  for (std::int64_t s = 0; s < S; ++s) {
+    const Session& ss = sessions[static_cast<std::size_t>(s)];
+    SessionStats& st = stats[static_cast<std::size_t>(s)];
+    st.rsm = rsm_blocks(ss.x, ss.trials, ss.neurons, ss.labels);
+    const std::vector<double>& null_index = null_indices[static_cast<std::size_t>(s)];
     if (nulls > 0) {
       st.rsm_null_mean = mean_of(null_index);
       st.rsm_null_sd = se_of(null_index) * std::sqrt(static_cast<double>(null_index.size()));

@@ -112,7 +112,6 @@ RsmBlocks rsm_blocks(const std::vector<double>& x, std::int64_t trials, std::int
                      const std::vector<std::int32_t>& labels) {
   std::vector<double> sum_t(static_cast<std::size_t>(neurons), 0.0), sum_n(static_cast<std::size_t>(neurons), 0.0);
   std::int64_t nt = 0, nn = 0;
-  std::vector<double> u(static_cast<std::size_t>(neurons));
   for (std::int64_t t = 0; t < trials; ++t) {
     const std::int32_t l = labels[static_cast<std::size_t>(t)];
     if (l != 0 && l != 1) continue;
