@@ -14,7 +14,8 @@
 //
 //   lda       sklearn LinearDiscriminantAnalysis(solver="lsqr", shrinkage=alpha), priors n_c / n:
 //             weighted class means mu_c and the within-class scatter W = sum_t s_t (x_t - mu_c)(..)^T
-//             in one pass (West's weighted update: symmetric rank-1 updates of the upper triangle),
+//             in one pass over the training trials (West's weighted update: a symmetric rank-1 update
+//             of the upper triangle per trial, applied by fours, see rank4_upper),
 //             Sigma = W / n, Sigma_a = (1 - alpha) Sigma + alpha (tr(Sigma) / f) I (sklearn applies
 //             the shrinkage per class and averages with the priors: the same matrix, as shrinkage is
 //             linear and tr is linear), Cholesky, w = Sigma_a^{-1} (mu_1 - mu_0),
@@ -23,9 +24,11 @@
 //             positive definite".
 //   logistic  sklearn LogisticRegression(C=c, penalty="l2"): min 1/2 ||w||^2 + c sum_t s_t log(1 +
 //             exp(-y_t z_t)), z_t = w . x_t + b, bias not penalized. Newton's method from theta = 0:
-//             the (f+1)x(f+1) Hessian by rank-1 updates, Cholesky, direction -H^{-1} g, backtracking
-//             line search (Armijo, factor 1/2) on the objective, evaluated in O(1) per trial from the
-//             logits z_t and their directional derivatives.
+//             the (f+1)x(f+1) Hessian by rank-1 updates (built only when a step follows the
+//             gradient test), Cholesky, direction -H^{-1} g, backtracking line search (Armijo,
+//             factor 1/2) on the objective, evaluated in O(1) per trial from the logits z_t and
+//             their directional derivatives; the objective is summed at theta = 0 and then carried
+//             over from the accepted line-search value.
 //   svm       sklearn LinearSVC(C=c, loss="squared_hinge", dual=True, intercept_scaling=1): LIBLINEAR
 //             appends a constant feature, so the bias is penalized: min 1/2 ||theta||^2 + c sum_t s_t
 //             max(0, 1 - y_t z_t)^2. Primal finite Newton method (Keerthi & DeCoste 2005, L2-SVM-MFN)
@@ -91,11 +94,11 @@ struct Batch {
   std::int64_t models = 0, sessions = 0, trials = 0, features_max = 0;
 };
 
-// Scratch doubles of one model: H [(F+1)^2], five vectors [F+1], two trial vectors [T]; rounded
+// Scratch doubles of one model: H [(F+1)^2], eight vectors [F+1], two trial vectors [T]; rounded
 // up to whole 64-byte lines.
 GROOVE_HD inline std::int64_t scratch_doubles(std::int64_t features_max, std::int64_t trials) {
   const std::int64_t n = features_max + 1;
-  const std::int64_t d = n * n + 5 * n + 2 * trials;
+  const std::int64_t d = n * n + 8 * n + 2 * trials;
   return (d + 7) / 8 * 8;
 }
 
@@ -161,42 +164,92 @@ GROOVE_HD void cholesky_solve_upper(Buf u, Buf x, std::int64_t n) {
   }
 }
 
-// H += coef * x~ x~^T on the upper triangle, x~ = (x[0..f), 1), n = f + 1.
-template <class Buf>
-GROOVE_HD void rank1_augmented(Buf h, const double* x, std::int64_t f, double coef) {
-  const std::int64_t n = f + 1;
-  for (std::int64_t j = 0; j < f; ++j) {
-    const double a = coef * x[j];
-    Buf hj = h.at(j * n);
-    for (std::int64_t c = j; c < f; ++c) hj[c] += a * x[c];
-    hj[f] += a;
+// Symmetric updates of the upper triangle of an n x n matrix h (leading dimension ld = n): with
+// vectors v_i (Augmented: v_i = (x_i[0..len), 1), n = len + 1; otherwise n = len),
+//   rank1: h += c v v^T;   rank4: h += c_0 v_0 v_0^T + ... + c_3 v_3 v_3^T,
+// where rank4 adds the four terms to every entry one after the other: exactly the roundings of
+// four rank-1 updates in sequence, with a quarter of the loads and stores of h. Callers group the
+// vectors by four and finish with rank1, so the result does not depend on the grouping.
+template <bool Augmented, class Buf, class V>
+GROOVE_HD void rank1_upper(Buf h, std::int64_t len, const V& v, double coef) {
+  const std::int64_t ld = Augmented ? len + 1 : len;
+  for (std::int64_t j = 0; j < len; ++j) {
+    const double a = coef * v[j];
+    Buf hj = h.at(j * ld);
+    for (std::int64_t c = j; c < len; ++c) hj[c] += a * v[c];
+    if (Augmented) hj[len] += a;
   }
-  h[f * n + f] += coef;
+  if (Augmented) h[len * ld + len] += coef;
+}
+template <bool Augmented, class Buf, class V>
+GROOVE_HD void rank4_upper(Buf h, std::int64_t len, const V* v, const double* coef) {
+  const std::int64_t ld = Augmented ? len + 1 : len;
+  const V v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3];
+  for (std::int64_t j = 0; j < len; ++j) {
+    const double a0 = coef[0] * v0[j], a1 = coef[1] * v1[j], a2 = coef[2] * v2[j], a3 = coef[3] * v3[j];
+    Buf hj = h.at(j * ld);
+    for (std::int64_t c = j; c < len; ++c) hj[c] = (((hj[c] + a0 * v0[c]) + a1 * v1[c]) + a2 * v2[c]) + a3 * v3[c];
+    if (Augmented) hj[len] = (((hj[len] + a0) + a1) + a2) + a3;
+  }
+  if (Augmented) h[len * ld + len] = (((h[len * ld + len] + coef[0]) + coef[1]) + coef[2]) + coef[3];
 }
 
-// theta . x~ = sum_j theta_j x_j (j ascending) + theta_f.
+// Collects (vector, coefficient) pairs and applies them to h by fours (see rank4_upper).
+template <bool Augmented, class Buf, class V>
+struct RankUpdater {
+  Buf h;
+  std::int64_t len;
+  V v[4];
+  double coef[4];
+  int m = 0;
+  GROOVE_HD RankUpdater(Buf h_, std::int64_t len_) : h(h_), len(len_) {}
+  GROOVE_HD void add(const V& vec, double c) {
+    v[m] = vec;
+    coef[m] = c;
+    if (++m == 4) {
+      rank4_upper<Augmented>(h, len, v, coef);
+      m = 0;
+    }
+  }
+  GROOVE_HD void finish() {
+    for (int i = 0; i < m; ++i) rank1_upper<Augmented>(h, len, v[i], coef[i]);
+    m = 0;
+  }
+};
+
+// theta . x~ = sum_j theta_j x_j + theta_f, the sum in four interleaved partial sums
+// ((s0 + s1) + (s2 + s3)), s_i over j = i mod 4: a fixed order, and four independent chains.
 template <class Buf>
 GROOVE_HD double affine_dot(const double* x, Buf theta, std::int64_t f) {
-  double acc = 0.0;
-  for (std::int64_t j = 0; j < f; ++j) acc += x[j] * theta[j];
-  return acc + theta[f];
+  double s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0;
+  std::int64_t j = 0;
+  for (; j + 4 <= f; j += 4) {
+    s0 += x[j] * theta[j];
+    s1 += x[j + 1] * theta[j + 1];
+    s2 += x[j + 2] * theta[j + 2];
+    s3 += x[j + 3] * theta[j + 3];
+  }
+  if (j < f) s0 += x[j] * theta[j];
+  if (j + 1 < f) s1 += x[j + 1] * theta[j + 1];
+  if (j + 2 < f) s2 += x[j + 2] * theta[j + 2];
+  return ((s0 + s1) + (s2 + s3)) + theta[f];
 }
 
-// log(1 + exp(-m)) and the parts of its derivatives, from e = exp(-|m|) (no overflow):
-// sig = sigmoid(-m) (the probability of the other class), q = sigmoid(m) sigmoid(-m).
+// The derivatives of log(1 + exp(-m)) from e = exp(-|m|) (no overflow): sig = sigmoid(-m) (the
+// probability of the other class; the first derivative is -sig), q = sigmoid(m) sigmoid(-m) (the
+// second derivative).
 struct LogisticTerm {
-  double loss, sig, q;
+  double sig, q;
 };
 GROOVE_HD inline LogisticTerm logistic_term(double m) {
   const double e = exp(-fabs(m));
-  const double l = log1p(e);
   const double inv = 1.0 / (1.0 + e);
   LogisticTerm r;
-  r.loss = m >= 0.0 ? l : l - m;
   r.sig = m >= 0.0 ? e * inv : inv;
   r.q = e * inv * inv;
   return r;
 }
+// log(1 + exp(-m)) without overflow.
 GROOVE_HD inline double logistic_loss(double m) {
   const double l = log1p(exp(-fabs(m)));
   return m >= 0.0 ? l : l - m;
@@ -215,19 +268,21 @@ GROOVE_HD bool gradient_converged(Buf g, Buf scale, std::int64_t n, double tol) 
 // ---------------------------------------------------------------------------------------------
 // The per-model fits. x: the session's [T, F] rows (row stride F); train, labels: the model's [T].
 // Scratch layout (offsets in doubles): H at 0 [n * n], then vectors of F + 1: diag, g, dir, theta,
-// scale, then z [T] and dz [T].
+// slot[0..4) (svm, logistic: slot[0] holds the tolerance scale; lda: the centered trials of one
+// rank-4 update), then z [T] and dz [T].
 
 template <class Buf>
 struct Scratch {
-  Buf h, diag, g, dir, theta, scale, z, dz;
+  Buf h, diag, g, dir, theta, slot[4], z, dz;
   GROOVE_HD Scratch(Buf ws, std::int64_t features_max, std::int64_t trials)
       : h(ws),
         diag(ws.at((features_max + 1) * (features_max + 1))),
         g(diag.at(features_max + 1)),
         dir(g.at(features_max + 1)),
         theta(dir.at(features_max + 1)),
-        scale(theta.at(features_max + 1)),
-        z(scale.at(features_max + 1)),
+        slot{theta.at(features_max + 1), theta.at(2 * (features_max + 1)), theta.at(3 * (features_max + 1)),
+             theta.at(4 * (features_max + 1))},
+        z(theta.at(5 * (features_max + 1))),
         dz(z.at(trials)) {}
 };
 
@@ -236,10 +291,11 @@ template <class Buf>
 GROOVE_HD std::int32_t fit_lda(const Scratch<Buf>& s, const double* x, std::int64_t F, std::int64_t f,
                                const double* train, const std::int32_t* labels, std::int64_t T, double alpha, double n0,
                                double n1) {
-  Buf mu0 = s.dir, mu1 = s.theta, delta = s.scale, h = s.h;  // h: the scatter W, f x f
+  Buf mu0 = s.dir, mu1 = s.theta, h = s.h;  // h: the scatter W, f x f
   for (std::int64_t e = 0; e < f * f; ++e) h[e] = 0.0;
   for (std::int64_t j = 0; j < f; ++j) mu0[j] = mu1[j] = 0.0;
   double w0 = 0.0, w1 = 0.0;
+  RankUpdater<false, Buf, Buf> scatter(h, f);
   for (std::int64_t t = 0; t < T; ++t) {
     const double st = train[t];
     if (!(st > 0.0)) continue;
@@ -249,19 +305,17 @@ GROOVE_HD std::int32_t fit_lda(const Scratch<Buf>& s, const double* x, std::int6
     double& wc = one ? w1 : w0;
     const double wn = wc + st;
     const double r = st / wn;
-    const double coef = wc * r;  // s W / (W + s)
+    const double coef = wc * r;     // s W / (W + s); 0 for the first trial of a class
+    Buf delta = s.slot[scatter.m];  // a slot no pending update uses
     for (std::int64_t j = 0; j < f; ++j) {
       const double d = xt[j] - mu[j];
       delta[j] = d;
       mu[j] += r * d;
     }
-    for (std::int64_t j = 0; j < f; ++j) {
-      const double a = coef * delta[j];
-      Buf hj = h.at(j * f);
-      for (std::int64_t c = j; c < f; ++c) hj[c] += a * delta[c];
-    }
+    if (coef != 0.0) scatter.add(delta, coef);
     wc = wn;
   }
+  scatter.finish();
   const double n = n0 + n1;
   double trace = 0.0;
   for (std::int64_t j = 0; j < f; ++j) trace += h[j * f + j];
@@ -305,11 +359,12 @@ GROOVE_HD std::int32_t fit_logistic(const Scratch<Buf>& s, const double* x, std:
   const std::int64_t n = f + 1;
   const double c = p.c;
   Buf h = s.h, g = s.g, dir = s.dir, th = s.theta, z = s.z, dz = s.dz;
-  gradient_scale(s.scale, x, F, f, train, T, c);
+  gradient_scale(s.slot[0], x, F, f, train, T, c);
   for (std::int64_t j = 0; j < n; ++j) th[j] = 0.0;
+  double obj = 0.0;  // the objective at theta: summed at theta = 0, then the accepted line-search value
   for (std::int64_t iter = 0;; ++iter) {
-    // Objective, gradient and Hessian at theta.
-    for (std::int64_t e = 0; e < n * n; ++e) h[e] = 0.0;
+    // Gradient at theta; the Hessian's coefficients c s_t q_t go to dz (the Hessian itself is built
+    // only when a step follows).
     for (std::int64_t j = 0; j < n; ++j) g[j] = 0.0;
     double data = 0.0;
     for (std::int64_t t = 0; t < T; ++t) {
@@ -320,21 +375,23 @@ GROOVE_HD std::int32_t fit_logistic(const Scratch<Buf>& s, const double* x, std:
       const double zt = affine_dot(xt, th, f);
       z[t] = zt;
       const LogisticTerm lt = logistic_term(y * zt);
-      data += st * lt.loss;
+      if (iter == 0) data += st * logistic_loss(y * zt);
       const double gc = -(c * st) * (y * lt.sig);
       for (std::int64_t j = 0; j < f; ++j) g[j] += gc * xt[j];
       g[f] += gc;
-      rank1_augmented(h, xt, f, (c * st) * lt.q);
+      dz[t] = (c * st) * lt.q;
     }
-    double wsq = 0.0;
-    for (std::int64_t j = 0; j < f; ++j) {
-      g[j] += th[j];
-      h[j * n + j] += 1.0;
-      wsq += th[j] * th[j];
-    }
-    const double obj = 0.5 * wsq + c * data;
-    if (gradient_converged(g, s.scale, n, p.tol)) return kOk;
+    for (std::int64_t j = 0; j < f; ++j) g[j] += th[j];
+    if (iter == 0) obj = c * data;
+    if (gradient_converged(g, s.slot[0], n, p.tol)) return kOk;
     if (iter >= p.max_iter) return kNotConverged;
+    for (std::int64_t e = 0; e < n * n; ++e) h[e] = 0.0;
+    RankUpdater<true, Buf, const double*> hessian(h, f);
+    for (std::int64_t t = 0; t < T; ++t) {
+      if (train[t] > 0.0 && dz[t] != 0.0) hessian.add(x + t * F, dz[t]);
+    }
+    hessian.finish();
+    for (std::int64_t j = 0; j < f; ++j) h[j * n + j] += 1.0;
     if (cholesky_upper(h, s.diag, n, 0.0) != 0) return kNotConverged;
     for (std::int64_t j = 0; j < n; ++j) dir[j] = -g[j];
     cholesky_solve_upper(h, dir, n);
@@ -362,7 +419,9 @@ GROOVE_HD std::int32_t fit_logistic(const Scratch<Buf>& s, const double* x, std:
       }
       // The slack absorbs the rounding of the two objective sums, so that a full Newton step at the
       // rounding floor (a decrease below the objective's resolution) is not rejected.
-      if (0.5 * wt + c * dt <= obj + kArmijo * step * gd + kObjectiveSlack * obj) {
+      const double value = 0.5 * wt + c * dt;
+      if (value <= obj + kArmijo * step * gd + kObjectiveSlack * obj) {
+        obj = value;
         accepted = true;
         break;
       }
@@ -408,11 +467,11 @@ GROOVE_HD std::int32_t fit_svm(const Scratch<Buf>& s, const double* x, std::int6
   const std::int64_t n = f + 1;
   const double c = p.c;
   Buf h = s.h, g = s.g, dir = s.dir, th = s.theta, z = s.z, dz = s.dz;
-  gradient_scale(s.scale, x, F, f, train, T, c);
+  gradient_scale(s.slot[0], x, F, f, train, T, c);
   for (std::int64_t j = 0; j < n; ++j) th[j] = 0.0;
   for (std::int64_t iter = 0;; ++iter) {
-    // Gradient and the Hessian of the active set's quadratic at theta.
-    for (std::int64_t e = 0; e < n * n; ++e) h[e] = 0.0;
+    // Gradient at theta; the coefficients 2 c s_t of the active set's Hessian go to dz (0 when
+    // inactive; the Hessian is built only when a step follows).
     for (std::int64_t j = 0; j < n; ++j) g[j] = 0.0;
     for (std::int64_t t = 0; t < T; ++t) {
       const double st = train[t];
@@ -422,19 +481,24 @@ GROOVE_HD std::int32_t fit_svm(const Scratch<Buf>& s, const double* x, std::int6
       const double zt = affine_dot(xt, th, f);
       z[t] = zt;
       const double m = y * zt;
+      dz[t] = 0.0;
       if (!(m < 1.0)) continue;
       const double cs2 = 2.0 * c * st;
       const double gc = -cs2 * (1.0 - m) * y;
       for (std::int64_t j = 0; j < f; ++j) g[j] += gc * xt[j];
       g[f] += gc;
-      rank1_augmented(h, xt, f, cs2);
+      dz[t] = cs2;
     }
-    for (std::int64_t j = 0; j < n; ++j) {
-      g[j] += th[j];
-      h[j * n + j] += 1.0;
-    }
-    if (gradient_converged(g, s.scale, n, p.tol)) return kOk;
+    for (std::int64_t j = 0; j < n; ++j) g[j] += th[j];
+    if (gradient_converged(g, s.slot[0], n, p.tol)) return kOk;
     if (iter >= p.max_iter) return kNotConverged;
+    for (std::int64_t e = 0; e < n * n; ++e) h[e] = 0.0;
+    RankUpdater<true, Buf, const double*> hessian(h, f);
+    for (std::int64_t t = 0; t < T; ++t) {
+      if (train[t] > 0.0 && dz[t] != 0.0) hessian.add(x + t * F, dz[t]);
+    }
+    hessian.finish();
+    for (std::int64_t j = 0; j < n; ++j) h[j * n + j] += 1.0;
     if (cholesky_upper(h, s.diag, n, 0.0) != 0) return kNotConverged;
     for (std::int64_t j = 0; j < n; ++j) dir[j] = -g[j];
     cholesky_solve_upper(h, dir, n);
@@ -475,8 +539,8 @@ GROOVE_HD std::int32_t fit_svm(const Scratch<Buf>& s, const double* x, std::int6
   }
 }
 
-// Writes model k's outputs: weights [F + 1] (w, zeros beyond f, b), scores [T] (x_t . w + b,
-// j ascending, then + b) and info; NaN weights and scores unless status is kOk or kNotConverged.
+// Writes model k's outputs: weights [F + 1] (w, zeros beyond f, b), scores [T] (x_t . w + b by
+// affine_dot) and info; NaN weights and scores unless status is kOk or kNotConverged.
 template <class Buf>
 GROOVE_HD void write_model(const Batch& bt, std::int64_t k, const double* x, std::int64_t f, Buf theta,
                            std::int32_t status) {
@@ -491,14 +555,8 @@ GROOVE_HD void write_model(const Batch& bt, std::int64_t k, const double* x, std
   }
   for (std::int64_t j = 0; j < f; ++j) w[j] = theta[j];
   for (std::int64_t j = f; j < F; ++j) w[j] = 0.0;
-  const double b = theta[f];
-  w[F] = b;
-  for (std::int64_t t = 0; t < T; ++t) {
-    const double* xt = x + t * F;
-    double acc = 0.0;
-    for (std::int64_t j = 0; j < f; ++j) acc += xt[j] * w[j];
-    sc[t] = acc + b;
-  }
+  w[F] = theta[f];
+  for (std::int64_t t = 0; t < T; ++t) sc[t] = affine_dot(x + t * F, theta, f);
 }
 
 // Fits model k with scratch ws (scratch_doubles(F, T) doubles) and writes its outputs.

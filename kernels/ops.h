@@ -18,6 +18,7 @@
 //   kernels/stats_ops.h  (per-step statistics)   kernels/cpu/stats.cpp  kernels/cuda/stats.cu
 //   kernels/svm_ops.h    (SVM dual solver)        kernels/cpu/svm.cpp    kernels/cuda/svm.cu
 //   kernels/linalg_ops.h (batched Cholesky, ...)  kernels/cpu/linalg.cpp kernels/cuda/linalg.cu
+//   kernels/decode_ops.h (linear decoders)        kernels/cpu/decode.cpp kernels/cuda/decode.cu
 //   tests: tests/metrics/test_*.cpp (CPU) and tests/metrics/test_*_cuda.cpp (GPU)
 // Per-element math shared by both backends: kernels/math.h (activations, reducers),
 // kernels/loss_math.h (loss tails), kernels/optim_math.h (optimizers) and runtime/philox.h.

@@ -31,7 +31,7 @@ void fit_linear_decoders(const decode::Batch& b, const decode::Params& p, Contex
     const std::int64_t count = std::min(chunk, b.models - k0);
     const auto blocks = static_cast<unsigned>((count + kDecodeBlock - 1) / kDecodeBlock);
     fit_linear_decoders_kernel<<<blocks, kDecodeBlock, 0, stream>>>(b, p, ws, k0, count, chunk);
-    GROOVE_LAUNCH_CHECK(stream, "fit_linear_decoders");
+    GROOVE_LAUNCH_CHECK(stream, "fit_linear_decoders_kernel");
   }
 }
 
