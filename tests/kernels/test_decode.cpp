@@ -7,6 +7,7 @@
 // the argument errors.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -399,6 +400,47 @@ TEST(Decode, ModelsAreIndependentOfTheBatch) {
       EXPECT_TRUE(test::bitwise_equal(alone.scores.model(0), all.scores.model(k))) << "model " << k;
       EXPECT_EQ(alone.info.flat<std::int32_t>(0), all.info.flat<std::int32_t>(k));
     }
+  }
+}
+
+// The CUDA kernel's scratch layout (decode::Strided: chunks of models, element e of chunk slot i at
+// ws[e * chunk + i]) run on the host, chunk by chunk in reverse order: the same bits as the CPU
+// op, whose scratch is contiguous per thread.
+TEST(Decode, InterleavedScratchOfTheCudaKernelGivesTheSameBits) {
+  const DecodeProblem p = make_decode_problem(3, 37, 6, 3 * 5 * 2, 55, TrainWeights::fractional);
+  for (const ops::DecoderSpec& spec : kSpecs) {
+    const DecodeResult ref = run_cpu(p, spec);
+    std::vector<double> w(static_cast<std::size_t>(p.K * (p.F + 1))), sc(static_cast<std::size_t>(p.K * p.T));
+    std::vector<std::int32_t> info(static_cast<std::size_t>(p.K));
+    decode::Batch b;
+    b.weights = w.data();
+    b.scores = sc.data();
+    b.info = info.data();
+    b.x = p.x.data<double>();
+    b.features = p.features.data<std::int32_t>();
+    b.session = p.session.data<std::int32_t>();
+    b.train = p.train.data<double>();
+    b.labels = p.labels.data<std::int32_t>();
+    b.models = p.K;
+    b.sessions = p.S;
+    b.trials = p.T;
+    b.features_max = p.F;
+    decode::Params dp;
+    dp.kind = static_cast<int>(spec.kind);
+    dp.shrinkage = spec.shrinkage;
+    dp.c = spec.c;
+    dp.max_iter = spec.max_iter;
+    dp.tol = spec.tol;
+    const std::int64_t chunk = 4, per = decode::scratch_doubles(p.F, p.T);
+    std::vector<double> ws(static_cast<std::size_t>(chunk * per), std::numeric_limits<double>::quiet_NaN());
+    for (std::int64_t k0 = (p.K - 1) / chunk * chunk; k0 >= 0; k0 -= chunk) {
+      for (std::int64_t i = 0; i < std::min(chunk, p.K - k0); ++i) {
+        decode::fit_model(b, dp, k0 + i, decode::Strided{ws.data() + i, chunk});
+      }
+    }
+    EXPECT_TRUE(test::bitwise_equal(Tensor::from_vector<double>({p.K, p.F + 1}, w), ref.weights));
+    EXPECT_TRUE(test::bitwise_equal(Tensor::from_vector<double>({p.K, p.T}, sc), ref.scores));
+    EXPECT_TRUE(test::bitwise_equal(Tensor::from_vector<std::int32_t>({p.K}, info), ref.info));
   }
 }
 
