@@ -1,7 +1,6 @@
 // load_csv_dataset: a Dataset from a CSV file, parsed with libcsv (RFC 4180 quoting, strict mode).
 // Every error names the file and the line, and the column by name and number where one is at
-// fault. libcsv is C, so its callbacks never throw: they record the first error and the parse
-// stops after the line being fed.
+// fault. Records and cells: tasks/csv_records.h.
 #include <csv.h>
 #include <sys/stat.h>
 
@@ -23,80 +22,16 @@
 #include <utility>
 #include <vector>
 
+#include "tasks/csv_records.h"
 #include "tasks/loaders.h"
 
 namespace groove::tasks {
 namespace {
 
-// A cell for an error message: quoted, bounded in length, control bytes escaped.
-std::string show(std::string_view text, std::size_t max_chars = 60) {
-  return "'" + printable(text, max_chars, /*keep_utf8=*/true) + "'";
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool is_digit(char c) {
-  return c >= '0' && c <= '9';
-}
-
-// For a decimal literal that from_chars reported out of range: true when it underflows (its
-// magnitude is below 1), false when it overflows.
-bool underflows(std::string_view s) {
-  std::size_t i = 0;
-  if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
-  std::int64_t order = 0;  // decimal exponent of the leading digit, + 1
-  bool seen_nonzero = false, after_point = false;
-  for (; i < s.size() && (is_digit(s[i]) || s[i] == '.'); ++i) {
-    if (s[i] == '.') {
-      after_point = true;
-    } else if (!seen_nonzero) {
-      if (s[i] != '0') {
-        seen_nonzero = true;
-        if (!after_point) order = 1;
-      } else if (after_point) {
-        --order;
-      }
-    } else if (!after_point) {
-      ++order;
-    }
-  }
-  std::int64_t exponent = 0;
-  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
-    ++i;
-    const bool negative = i < s.size() && s[i] == '-';
-    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
-    for (; i < s.size() && is_digit(s[i]); ++i)
-      exponent = std::min<std::int64_t>(exponent * 10 + (s[i] - '0'), 1 << 30);
-    if (negative) exponent = -exponent;
-  }
-  return order + exponent <= 0;
-}
-
-enum class Parsed { ok, not_a_number, overflow };
-
-// A whole cell as a double: decimal or scientific notation, optional sign, surrounding blanks
-// allowed; "nan" / "inf" parse (and are rejected by the callers with their own message).
-// Values too small for a double become 0.
-Parsed parse_number(std::string_view cell, double* out) {
-  std::string_view s = trim(cell);
-  if (!s.empty() && s.front() == '+' && s.size() > 1 && s[1] != '-' && s[1] != '+') s.remove_prefix(1);
-  if (s.empty()) return Parsed::not_a_number;
-  double v = 0;
-  const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ptr != s.data() + s.size()) return Parsed::not_a_number;
-  if (ec == std::errc::result_out_of_range) {
-    if (!underflows(s)) return Parsed::overflow;
-    v = s.front() == '-' ? -0.0 : 0.0;
-  } else if (ec != std::errc()) {
-    return Parsed::not_a_number;
-  }
-  *out = v;
-  return Parsed::ok;
-}
+using csv::parse_number;
+using csv::Parsed;
+using csv::show;
+using csv::trim;
 
 constexpr std::size_t kNone = static_cast<std::size_t>(-1);
 
@@ -107,28 +42,6 @@ class CsvParser {
   Dataset run(std::string_view text);
 
  private:
-  static void on_field(void* s, std::size_t len, void* self) {
-    auto* p = static_cast<CsvParser*>(self);
-    if (p->error_) return;
-    try {
-      p->fields_.emplace_back(s ? static_cast<const char*>(s) : "", s ? len : 0);
-    } catch (...) {
-      p->error_ = std::current_exception();
-    }
-  }
-  static void on_record(int /*terminator*/, void* self) {
-    auto* p = static_cast<CsvParser*>(self);
-    if (!p->error_) {
-      try {
-        p->record();
-      } catch (...) {
-        p->error_ = std::current_exception();
-      }
-    }
-    p->fields_.clear();
-    p->record_line_ = 0;
-  }
-
   std::string at(std::int64_t line) const { return what_ + ": line " + std::to_string(line); }
   std::string column(std::size_t c) const {
     return "column " + show(header_[c]) + " (number " + std::to_string(c + 1) + ")";
@@ -146,9 +59,8 @@ class CsvParser {
 
   const std::string& what_;
   const CsvOptions& options_;
-  std::exception_ptr error_;
-  std::vector<std::string> fields_;  // of the record being parsed
-  std::int64_t record_line_ = 0;     // line where it starts (0: not started)
+  const std::vector<std::string>* record_ = nullptr;  // the record being read
+  std::int64_t record_line_ = 0;                      // line where it starts
 
   std::vector<std::string> header_;
   bool have_header_ = false;
@@ -177,7 +89,7 @@ void CsvParser::record() {
 }
 
 void CsvParser::read_header() {
-  header_ = fields_;
+  header_ = *record_;
   have_header_ = true;
   for (std::size_t c = 0; c < header_.size(); ++c) {
     for (std::size_t d = 0; d < c; ++d) {
@@ -225,10 +137,10 @@ void CsvParser::read_header() {
 }
 
 void CsvParser::read_row() {
-  GROOVE_CHECK(fields_.size() == header_.size(), at(record_line_), ": ragged row: ", fields_.size(),
-               fields_.size() == 1 ? " field" : " fields", " but the header has ", header_.size());
+  GROOVE_CHECK((*record_).size() == header_.size(), at(record_line_), ": ragged row: ", (*record_).size(),
+               (*record_).size() == 1 ? " field" : " fields", " but the header has ", header_.size());
   for (std::size_t c : feature_cols_) {
-    const std::string& cell = fields_[c];
+    const std::string& cell = (*record_)[c];
     double v = 0;
     const Parsed parsed = parse_number(cell, &v);
     GROOVE_CHECK(!trim(cell).empty(), at(record_line_), ", ", column(c),
@@ -243,11 +155,11 @@ void CsvParser::read_row() {
                  column(c), ": ", show(cell), " overflows f32 (load with dtype f64)");
     values_.push_back(v);
   }
-  const std::string label(trim(fields_[label_col_]));
+  const std::string label(trim((*record_)[label_col_]));
   GROOVE_CHECK(!label.empty(), at(record_line_), ", ", column(label_col_), ": empty label");
   labels_.push_back(label);
   if (group_col_ != kNone) {
-    const std::string group(trim(fields_[group_col_]));
+    const std::string group(trim((*record_)[group_col_]));
     GROOVE_CHECK(!group.empty(), at(record_line_), ", ", column(group_col_), ": empty group");
     if (group != options_.train_group) {
       GROOVE_CHECK(group != "train", at(record_line_), ", ", column(group_col_), ": group 'train' is reserved for ",
@@ -262,46 +174,11 @@ void CsvParser::read_row() {
 
 Dataset CsvParser::run(std::string_view text) {
   GROOVE_CHECK(!text.empty(), what_, ": empty file (a header row and data rows are required)");
-  if (text.size() >= 3 && std::memcmp(text.data(), "\xEF\xBB\xBF", 3) == 0) text.remove_prefix(3);  // UTF-8 BOM
-
-  struct Guard {
-    csv_parser p{};
-    bool ready = false;
-    ~Guard() {
-      if (ready) csv_free(&p);
-    }
-  } g;
-  GROOVE_CHECK(csv_init(&g.p, CSV_STRICT | CSV_STRICT_FINI) == 0, what_, ": cannot initialize the CSV parser");
-  g.ready = true;
-
-  // Fed one line at a time, so that every record knows the line it starts on.
-  std::int64_t line = 1;
-  std::size_t pos = 0;
-  while (pos < text.size()) {
-    std::size_t end = pos;
-    while (end < text.size() && text[end] != '\n' &&
-           !(text[end] == '\r' && (end + 1 >= text.size() || text[end + 1] != '\n'))) {
-      ++end;
-    }
-    if (end < text.size()) ++end;  // include the terminator
-    const std::string_view chunk = text.substr(pos, end - pos);
-    if (record_line_ == 0 && chunk.find_first_not_of(" \t\r\n") != std::string_view::npos) record_line_ = line;
-    const std::size_t parsed = csv_parse(&g.p, chunk.data(), chunk.size(), on_field, on_record, this);
-    if (error_) std::rethrow_exception(error_);
-    if (parsed != chunk.size()) {
-      GROOVE_THROW(at(line), ", character ", parsed + 1, ": malformed CSV (", csv_strerror(csv_error(&g.p)),
-                   "; a quote may only appear inside a quoted field, doubled, and a quoted field must end with a ",
-                   "quote followed by a comma or the end of the line)");
-    }
-    pos = end;
-    ++line;
-  }
-  const std::int64_t open_line = record_line_;
-  if (csv_fini(&g.p, on_field, on_record, this) != 0) {
-    GROOVE_THROW(at(open_line), ": malformed CSV (", csv_strerror(csv_error(&g.p)),
-                 "): a quoted field that starts here is never closed");
-  }
-  if (error_) std::rethrow_exception(error_);
+  csv::read_records(text, what_, [this](const std::vector<std::string>& fields, std::int64_t line) {
+    record_ = &fields;
+    record_line_ = line;
+    record();
+  });
   GROOVE_CHECK(have_header_, what_, ": missing header row (the file has only blank lines)");
   GROOVE_CHECK(!labels_.empty(), what_, ": no data rows after the header");
   return build();
