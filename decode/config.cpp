@@ -5,6 +5,7 @@
 
 #include "decode/decode.h"
 #include "runtime/error.h"
+#include "sweep/runner_internal.h"
 #include "tasks/ndt.h"
 #include "tasks/neural_gen.h"
 #include "tasks/neural_loaders.h"
@@ -154,10 +155,8 @@ sweep::Config parse_config(const std::string& yaml_text, const std::string& what
 tasks::NeuralDataset load_dataset(const sweep::Config& c) {
   const std::string kind = c.string("data.kind");
   std::string path = c.string("data.path");
-  if (!path.empty() && std::filesystem::path(path).is_relative()) {
-    const std::filesystem::path dir = std::filesystem::path(c.source()).parent_path();
-    if (std::filesystem::exists(dir / path)) path = (dir / path).string();
-  }
+  if (!path.empty() && std::filesystem::path(path).is_relative())  // relative to the config file, as runs
+    path = (std::filesystem::path(sweep::detail::config_dir(c.source())) / path).string();
   tasks::NeuralDataset data;
   if (kind == "synthetic") {
     tasks::NeuralLikeSpec s;

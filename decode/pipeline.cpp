@@ -75,13 +75,21 @@ double mean_of(const std::vector<double>& v) {
   return n ? s / static_cast<double>(n) : kNaN;
 }
 
-double se_of(const std::vector<double>& v) {
+// Sample standard deviation (ddof = 1) of the non-NaN values, and the standard error of their mean.
+double sd_of(const std::vector<double>& v, std::int64_t* count = nullptr) {
   const double m = mean_of(v);
   double ss = 0;
   std::int64_t n = 0;
   for (double x : v)
     if (!std::isnan(x)) ss += (x - m) * (x - m), ++n;
-  return n > 1 ? std::sqrt(ss / static_cast<double>(n - 1)) / std::sqrt(static_cast<double>(n)) : kNaN;
+  if (count) *count = n;
+  return n > 1 ? std::sqrt(ss / static_cast<double>(n - 1)) : kNaN;
+}
+
+double se_of(const std::vector<double>& v) {
+  std::int64_t n = 0;
+  const double sd = sd_of(v, &n);
+  return sd / std::sqrt(static_cast<double>(n));
 }
 
 // Per-session results (NaN = not computed).
@@ -232,7 +240,7 @@ void decode_all(const DecodeBatch& b, const Tensor& x, const Tensor& features, c
     d.accuracy_se = se_of(acc);
     if (P > 0) {
       d.chance = mean_of(null);
-      d.chance_sd = se_of(null) * std::sqrt(static_cast<double>(null.size()));
+      d.chance_sd = sd_of(null);
       std::int64_t above = 0;
       for (double v : null) above += v >= d.accuracy;
       d.p = static_cast<double>(1 + above) / static_cast<double>(1 + P);
@@ -456,7 +464,11 @@ DecodeResult run_decode(const sweep::Config& c, const DecodeOptions& options) {
     }
     for (double& v : sd) v = std::sqrt(v / static_cast<double>(n));
     std::vector<double>& null_index = null_indices[static_cast<std::size_t>(s)];
-    std::vector<double> g(static_cast<std::size_t>(ss.trials * ss.neurons));
+    // Null trials stand for the target / non-target trials only (the blocks ignore probes).
+    std::vector<std::int32_t> null_labels;
+    for (std::int32_t l : ss.labels)
+      if (decoded(l)) null_labels.push_back(l);
+    std::vector<double> g(static_cast<std::size_t>(n * ss.neurons));
     for (std::int64_t q = 0; q < nulls; ++q) {
       const std::uint64_t stream = null_stream(s);
       const std::uint64_t base = static_cast<std::uint64_t>(q) * static_cast<std::uint64_t>((g.size() + 1) / 2);
@@ -470,7 +482,7 @@ DecodeResult run_decode(const sweep::Config& c, const DecodeOptions& options) {
           g[i + 1] = mu[j1] + sd[j1] * z1;
         }
       }
-      null_index.push_back(rsm_blocks(g, ss.trials, ss.neurons, ss.labels).index);
+      null_index.push_back(rsm_blocks(g, n, ss.neurons, null_labels).index);
     }
   }
   for (std::int64_t s = 0; s < S; ++s) {
@@ -480,7 +492,7 @@ DecodeResult run_decode(const sweep::Config& c, const DecodeOptions& options) {
     const std::vector<double>& null_index = null_indices[static_cast<std::size_t>(s)];
     if (nulls > 0) {
       st.rsm_null_mean = mean_of(null_index);
-      st.rsm_null_sd = se_of(null_index) * std::sqrt(static_cast<double>(null_index.size()));
+      st.rsm_null_sd = sd_of(null_index);
       st.rsm_z = st.rsm_null_sd > 0 ? (st.rsm.index - st.rsm_null_mean) / st.rsm_null_sd : kNaN;
       std::int64_t above = 0;
       for (double v : null_index) above += v >= st.rsm.index;

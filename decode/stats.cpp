@@ -108,6 +108,23 @@ std::vector<std::int32_t> stratified_folds(const std::vector<std::int32_t>& labe
   return fold;
 }
 
+namespace {
+
+// The trial vector v [neurons] centred and scaled to unit norm (Pearson correlation = dot product
+// of two such vectors), added to `into` (or written to it when `add` is false). A flat vector
+// correlates with nothing: it contributes zeros.
+void add_normalized(const double* v, std::int64_t neurons, double* into, bool add) {
+  double m = 0;
+  for (std::int64_t j = 0; j < neurons; ++j) m += v[j];
+  m /= static_cast<double>(neurons);
+  double ss = 0;
+  for (std::int64_t j = 0; j < neurons; ++j) ss += (v[j] - m) * (v[j] - m);
+  const double inv = ss > 0 ? 1.0 / std::sqrt(ss) : 0.0;
+  for (std::int64_t j = 0; j < neurons; ++j) into[j] = (add ? into[j] : 0.0) + (v[j] - m) * inv;
+}
+
+}  // namespace
+
 RsmBlocks rsm_blocks(const std::vector<double>& x, std::int64_t trials, std::int64_t neurons,
                      const std::vector<std::int32_t>& labels) {
   std::vector<double> sum_t(static_cast<std::size_t>(neurons), 0.0), sum_n(static_cast<std::size_t>(neurons), 0.0);
@@ -115,15 +132,7 @@ RsmBlocks rsm_blocks(const std::vector<double>& x, std::int64_t trials, std::int
   for (std::int64_t t = 0; t < trials; ++t) {
     const std::int32_t l = labels[static_cast<std::size_t>(t)];
     if (l != 0 && l != 1) continue;
-    const double* v = x.data() + t * neurons;
-    double m = 0;
-    for (std::int64_t j = 0; j < neurons; ++j) m += v[j];
-    m /= static_cast<double>(neurons);
-    double ss = 0;
-    for (std::int64_t j = 0; j < neurons; ++j) ss += (v[j] - m) * (v[j] - m);
-    const double inv = ss > 0 ? 1.0 / std::sqrt(ss) : 0.0;  // a flat vector correlates with nothing
-    std::vector<double>& into = l == 1 ? sum_t : sum_n;
-    for (std::int64_t j = 0; j < neurons; ++j) into[static_cast<std::size_t>(j)] += (v[j] - m) * inv;
+    add_normalized(x.data() + t * neurons, neurons, (l == 1 ? sum_t : sum_n).data(), true);
     (l == 1 ? nt : nn) += 1;
   }
   auto dot = [&](const std::vector<double>& a, const std::vector<double>& b) {
@@ -142,16 +151,8 @@ RsmBlocks rsm_blocks(const std::vector<double>& x, std::int64_t trials, std::int
 
 std::vector<double> rsm_matrix(const std::vector<double>& x, std::int64_t trials, std::int64_t neurons) {
   std::vector<double> u(x.size());
-  for (std::int64_t t = 0; t < trials; ++t) {
-    const double* v = x.data() + t * neurons;
-    double m = 0;
-    for (std::int64_t j = 0; j < neurons; ++j) m += v[j];
-    m /= static_cast<double>(neurons);
-    double ss = 0;
-    for (std::int64_t j = 0; j < neurons; ++j) ss += (v[j] - m) * (v[j] - m);
-    const double inv = ss > 0 ? 1.0 / std::sqrt(ss) : 0.0;
-    for (std::int64_t j = 0; j < neurons; ++j) u[static_cast<std::size_t>(t * neurons + j)] = (v[j] - m) * inv;
-  }
+  for (std::int64_t t = 0; t < trials; ++t)
+    add_normalized(x.data() + t * neurons, neurons, u.data() + t * neurons, false);
   std::vector<double> r(static_cast<std::size_t>(trials * trials));
   for (std::int64_t a = 0; a < trials; ++a) {
     for (std::int64_t b = a; b < trials; ++b) {

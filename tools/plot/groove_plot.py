@@ -1617,7 +1617,7 @@ def save_with_legend(fig, path, handles, suptitle):
     bottom = finish_legend(fig, handles) * 5.0 / max(h_in, 5.0)
     fig.suptitle(suptitle, fontsize=11)
     fig.tight_layout(rect=(0, bottom, 1, 0.97))
-    fig.savefig(path, dpi=DPI)
+    fig.savefig(path, dpi=DPI, bbox_inches="tight")  # a long title or legend widens the canvas, never clips
     plt.close(fig)
     return path
 
