@@ -71,6 +71,8 @@ std::vector<sweep::KeyInfo> make_schema() {
                "ndt: raster_labels fields naming the session: subject, then day"));
   add(make_key("data.ndt.label_field", T::string, "stimulus_category_with_probes", "ndt: field of the trial label"));
   add(make_key("data.ndt.stimulus_field", T::string, "", "ndt: field of the stimulus (odor), optional"));
+  add(make_key("data.ndt.neuron_field", T::string, "",
+               "ndt: field naming the neuron (tracked across sessions); empty: the file name"));
   // Preprocessing.
   add(with_range(make_key("preprocess.min_spikes", T::number, "4",
                           "drop neurons whose summed response over all trials of a session is below this"),
@@ -197,6 +199,7 @@ tasks::NeuralDataset load_dataset(const sweep::Config& c) {
     o.session_fields = c.strings("data.ndt.session_fields");
     o.label_field = c.string("data.ndt.label_field");
     o.stimulus_field = c.string("data.ndt.stimulus_field");
+    o.neuron_field = c.string("data.ndt.neuron_field");
     data = tasks::load_ndt_rasters(path, o);
   }
   GROOVE_CHECK(!data.sessions.empty(), c.source(), ": the dataset (", data.source, ") has no sessions");

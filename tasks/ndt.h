@@ -17,7 +17,8 @@
 // of the session within its subject. Keys are "<subject>/day<day>" when session_fields has two
 // fields and the day is an integer, else the field values joined with "/". Sessions are sorted by
 // their field values (numbers numerically, before strings; strings byte-wise), neurons within a
-// session by file name; neuron_ids are the file names. All neurons of a session must have the
+// session by file name; neuron_ids are the file names, or the values of neuron_field when set
+// (for neurons tracked across sessions, so that decoders can be tested across days). All neurons of a session must have the
 // same trials (count, labels and stimuli, in the same order): the NDT's pseudo-simultaneous
 // population assumption.
 //
@@ -50,6 +51,9 @@ struct NdtOptions {
   std::map<std::string, int> label_values = {{"target", 1}, {"nontarget", 0}, {"non-target", 0}, {"probe", 2}};
   // Field with the odor identity per trial; empty: stimulus = -1 for every trial.
   std::string stimulus_field;
+  // Field naming the neuron (the same on all its trials, unique within a session); empty: the
+  // neuron is named by its file name.
+  std::string neuron_field;
 };
 
 // What the loader found besides the dataset.

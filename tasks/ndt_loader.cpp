@@ -446,6 +446,7 @@ std::vector<double> window_counts(const matvar_t* raster, std::int64_t lo, std::
 
 struct Neuron {
   std::string file;
+  std::string id;                    // file name, or the value of neuron_field
   std::vector<std::string> session;  // values of the session fields
   std::vector<std::int32_t> labels;
   std::vector<std::string> stimulus;  // empty without stimulus_field
@@ -512,6 +513,16 @@ Neuron read_neuron(const fs::path& path, const NdtOptions& o, const std::map<std
     neuron.labels.push_back(it->second);
   }
   if (!o.stimulus_field.empty()) neuron.stimulus = label_field(labels, o.stimulus_field, trials, file);
+  neuron.id = file;
+  if (!o.neuron_field.empty()) {
+    const std::vector<std::string> ids = label_field(labels, o.neuron_field, trials, file);
+    for (std::size_t t = 1; t < trials; ++t) {
+      GROOVE_CHECK(ids[t] == ids[0], "NDT raster ", file, ": neuron field '", o.neuron_field, "' varies across trials ('",
+                   ids[0], "' on trial 0, '", ids[t], "' on trial ", t, "); it names the neuron of the file");
+    }
+    GROOVE_CHECK(!ids[0].empty(), "NDT raster ", file, ": neuron field '", o.neuron_field, "' is empty");
+    neuron.id = ids[0];
+  }
   return neuron;
 }
 
@@ -606,7 +617,12 @@ NeuralDataset load_ndt_rasters(const std::string& folder, const NdtOptions& opti
                      "'; the neurons of a session must share their trials in the same order");
         r[t * static_cast<std::size_t>(n_neurons) + (j - begin)] = n.counts[t];
       }
-      s.neuron_ids.push_back(n.file);
+      for (std::size_t k = begin; k < j; ++k) {
+        GROOVE_CHECK(neurons[order[k]].id != n.id, "NDT raster ", n.file, ": neuron field '", options.neuron_field,
+                     "' = '", n.id, "' names ", neurons[order[k]].file, " of the same session ", s.key,
+                     " too; neuron names must be unique within a session");
+      }
+      s.neuron_ids.push_back(n.id);
     }
     out.sessions.push_back(std::move(s));
     begin = end;

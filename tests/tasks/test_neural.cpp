@@ -24,6 +24,7 @@
 #include "tasks/ndt.h"
 #include "tasks/neural.h"
 #include "tasks/neural_gen.h"
+#include "tests/common/mat_writer.h"
 #include "tests/common/test_util.h"
 
 namespace groove {
@@ -35,6 +36,14 @@ using tasks::NeuralDataset;
 using tasks::NeuralLikeSpec;
 using tasks::NeuralLikeTruth;
 using tasks::NeuralSession;
+using test::char_var;
+using test::Field;
+using test::labels_var;
+using test::numbers;
+using test::raster_var;
+using test::RasterClass;
+using test::strings;
+using test::write_mat;
 
 // Runs fn, expecting a groove::Error whose message contains every one of `parts`.
 void expect_error(const std::function<void()>& fn, std::initializer_list<std::string> parts) {
@@ -413,113 +422,6 @@ TEST(NeuralGen, ValidateCatchesBrokenDatasets) {
 
 // ---------------------------------------------------------------------------------------------
 // NDT raster files written with libmatio
-
-// A per-trial raster_labels field: strings (a cell array of char row vectors) or numbers (a
-// double row vector).
-struct Field {
-  std::string name;
-  std::vector<std::string> strings;
-  std::vector<double> numbers;
-};
-
-Field strings(const std::string& name, std::vector<std::string> values) {
-  return Field{name, std::move(values), {}};
-}
-Field numbers(const std::string& name, std::vector<double> values) {
-  return Field{name, {}, std::move(values)};
-}
-
-matvar_t* char_var(const char* name, const std::string& s) {
-  size_t dims[2] = {s.empty() ? 0u : 1u, s.size()};
-  return Mat_VarCreate(name, MAT_C_CHAR, MAT_T_UINT8, 2, dims, s.empty() ? nullptr : const_cast<char*>(s.data()), 0);
-}
-
-matvar_t* field_var(const Field& f) {
-  if (f.strings.empty() && !f.numbers.empty()) {
-    size_t dims[2] = {1, f.numbers.size()};
-    return Mat_VarCreate(f.name.c_str(), MAT_C_DOUBLE, MAT_T_DOUBLE, 2, dims, const_cast<double*>(f.numbers.data()), 0);
-  }
-  size_t dims[2] = {1, f.strings.size()};
-  matvar_t* cell = Mat_VarCreate(f.name.c_str(), MAT_C_CELL, MAT_T_CELL, 2, dims, nullptr, 0);
-  for (std::size_t i = 0; i < f.strings.size(); ++i)
-    Mat_VarSetCell(cell, static_cast<int>(i), char_var(nullptr, f.strings[i]));
-  return cell;
-}
-
-matvar_t* labels_var(const std::vector<Field>& fields) {
-  std::vector<const char*> names;
-  for (const Field& f : fields) names.push_back(f.name.c_str());
-  size_t dims[2] = {1, 1};
-  matvar_t* st = Mat_VarCreateStruct("raster_labels", 2, dims, names.data(), static_cast<unsigned>(names.size()));
-  for (const Field& f : fields) Mat_VarSetStructFieldByName(st, f.name.c_str(), 0, field_var(f));
-  return st;
-}
-
-enum class RasterClass { f64, f32, u8, logical, i16, sparse };
-
-// raster_data from row-major values [trials][bins], stored column-major as MATLAB does.
-matvar_t* raster_var(std::size_t trials, std::size_t bins, const std::vector<double>& values,
-                     RasterClass cls = RasterClass::f64) {
-  size_t dims[2] = {trials, bins};
-  std::vector<double> col(trials * bins);
-  for (std::size_t t = 0; t < trials; ++t)
-    for (std::size_t b = 0; b < bins; ++b) col[t + b * trials] = values[t * bins + b];
-  switch (cls) {
-    case RasterClass::f64:
-      return Mat_VarCreate("raster_data", MAT_C_DOUBLE, MAT_T_DOUBLE, 2, dims, col.data(), 0);
-    case RasterClass::f32: {
-      std::vector<float> v(col.begin(), col.end());
-      return Mat_VarCreate("raster_data", MAT_C_SINGLE, MAT_T_SINGLE, 2, dims, v.data(), 0);
-    }
-    case RasterClass::u8:
-    case RasterClass::logical: {
-      std::vector<std::uint8_t> v(col.size());
-      for (std::size_t i = 0; i < col.size(); ++i) v[i] = static_cast<std::uint8_t>(col[i]);
-      return Mat_VarCreate("raster_data", MAT_C_UINT8, MAT_T_UINT8, 2, dims, v.data(),
-                           cls == RasterClass::logical ? MAT_F_LOGICAL : 0);
-    }
-    case RasterClass::i16: {
-      std::vector<std::int16_t> v(col.size());
-      for (std::size_t i = 0; i < col.size(); ++i) v[i] = static_cast<std::int16_t>(col[i]);
-      return Mat_VarCreate("raster_data", MAT_C_INT16, MAT_T_INT16, 2, dims, v.data(), 0);
-    }
-    case RasterClass::sparse: {
-      std::vector<mat_uint32_t> ir, jc{0};
-      std::vector<double> data;
-      for (std::size_t b = 0; b < bins; ++b) {
-        for (std::size_t t = 0; t < trials; ++t) {
-          if (col[t + b * trials] != 0) {
-            ir.push_back(static_cast<mat_uint32_t>(t));
-            data.push_back(col[t + b * trials]);
-          }
-        }
-        jc.push_back(static_cast<mat_uint32_t>(ir.size()));
-      }
-      mat_sparse_t sp{};
-      sp.nzmax = static_cast<mat_uint32_t>(data.size());
-      sp.ir = ir.data();
-      sp.nir = static_cast<mat_uint32_t>(ir.size());
-      sp.jc = jc.data();
-      sp.njc = static_cast<mat_uint32_t>(jc.size());
-      sp.ndata = static_cast<mat_uint32_t>(data.size());
-      sp.data = data.data();
-      return Mat_VarCreate("raster_data", MAT_C_SPARSE, MAT_T_DOUBLE, 2, dims, &sp, 0);
-    }
-  }
-  return nullptr;
-}
-
-// Writes the variables (and frees them).
-void write_mat(const std::string& path, const std::vector<matvar_t*>& vars, mat_ft version = MAT_FT_MAT5) {
-  mat_t* mat = Mat_CreateVer(path.c_str(), nullptr, version);
-  ASSERT_NE(mat, nullptr) << "cannot create " << path;
-  for (matvar_t* v : vars) {
-    ASSERT_NE(v, nullptr);
-    EXPECT_EQ(Mat_VarWrite(mat, v, MAT_COMPRESSION_NONE), 0) << path;
-    Mat_VarFree(v);
-  }
-  Mat_Close(mat);
-}
 
 // A neuron's file: raster (row-major [trials][bins]) and label fields.
 struct Neuron {
@@ -992,6 +894,33 @@ TEST(NdtLoader, InconsistentTrialsWithinASession) {
 
 // ---------------------------------------------------------------------------------------------
 // Files written by scipy.io.savemat (what MATLAB users and Python pipelines produce)
+
+// neuron_field names neurons tracked across sessions; without it the file name does.
+TEST(NdtLoader, NeuronField) {
+  test::TempDir dir;
+  for (const char* file : {"a.mat", "b.mat"}) {
+    Neuron n = valid_neuron(file);
+    n.fields.push_back(strings("unit", std::vector<std::string>(kTrials, file[0] == 'a' ? "u7" : "u2")));
+    write_neuron(dir.path(), n);
+  }
+  EXPECT_EQ(tasks::load_ndt_rasters(dir.path(), small_options()).sessions[0].neuron_ids,
+            (std::vector<std::string>{"a.mat", "b.mat"}));
+  NdtOptions o = small_options();
+  o.neuron_field = "unit";
+  // File-name order, named by the field.
+  EXPECT_EQ(tasks::load_ndt_rasters(dir.path(), o).sessions[0].neuron_ids, (std::vector<std::string>{"u7", "u2"}));
+  // Two files naming the same neuron of one session.
+  Neuron n = valid_neuron("b.mat");
+  n.fields.push_back(strings("unit", std::vector<std::string>(kTrials, "u7")));
+  write_neuron(dir.path(), n);
+  expect_error([&] { tasks::load_ndt_rasters(dir.path(), o); }, {"b.mat", "'u7'", "a.mat", "M1/day3", "unique"});
+  // A name that changes across trials.
+  field(n, "unit")->strings[3] = "u9";
+  write_neuron(dir.path(), n);
+  expect_error([&] { tasks::load_ndt_rasters(dir.path(), o); }, {"b.mat", "'unit' varies", "'u9' on trial 3"});
+  o.neuron_field = "cell";
+  expect_error([&] { tasks::load_ndt_rasters(dir.path(), o); }, {"cell"});
+}
 
 TEST(NdtLoader, ReadsFilesWrittenByScipy) {
   if (test::python().empty()) GTEST_SKIP() << "no Python interpreter with numpy (run tools/install-deps)";
