@@ -13,7 +13,7 @@ void relu_forward(benchmark::State& state, Context* ctx) {
   const std::int64_t n = state.range(0);
   Tensor x = random_on(*ctx, {n}, DType::f32, 1), y = Tensor::empty({n}, DType::f32, *ctx);
   run_timed(state, *ctx, [&] { ops::activation_forward(y, x, Activation::relu, *ctx); });
-  set_rates(state, 0, 8.0 * double(n));
+  set_rates(state, 0, 8.0 * double(n), ctx);
 }
 
 void relu_backward(benchmark::State& state, Context* ctx) {
@@ -25,7 +25,7 @@ void relu_backward(benchmark::State& state, Context* ctx) {
   Tensor x = random_on(*ctx, {n}, DType::f32, 1), dy = random_on(*ctx, {n}, DType::f32, 2);
   Tensor dx = Tensor::empty({n}, DType::f32, *ctx);
   run_timed(state, *ctx, [&] { ops::activation_backward(dx, dy, x, Activation::relu, false, *ctx); });
-  set_rates(state, 0, 12.0 * double(n));
+  set_rates(state, 0, 12.0 * double(n), ctx);
 }
 
 void row_sum(benchmark::State& state, Context* ctx) {
@@ -36,7 +36,7 @@ void row_sum(benchmark::State& state, Context* ctx) {
   const std::int64_t rows = state.range(0), cols = state.range(1);
   Tensor x = random_on(*ctx, {rows, cols}, DType::f32, 1), out = Tensor::empty({rows}, DType::f32, *ctx);
   run_timed(state, *ctx, [&] { ops::reduce(out, x, 1, ReduceOp::sum, *ctx); });
-  set_rates(state, 0, 4.0 * double(rows * cols + rows));
+  set_rates(state, 0, 4.0 * double(rows * cols + rows), ctx);
 }
 
 void BM_ReluForwardCpu(benchmark::State& s) {

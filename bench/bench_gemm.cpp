@@ -21,7 +21,7 @@ void gemm_bench(benchmark::State& state, Context* ctx, ops::GemmAlgo algo) {
   o.trans_b = true;
   o.algo = algo;
   run_timed(state, *ctx, [&] { ops::gemm(h, x, w, o, *ctx); });
-  set_rates(state, 2.0 * double(k) * double(p) * double(n) * double(d), 4.0 * double(p * d + k * n * d + k * p * n));
+  set_rates(state, 2.0 * double(k) * double(p) * double(n) * double(d), 4.0 * double(p * d + k * n * d + k * p * n), ctx);
 }
 
 void shapes(benchmark::internal::Benchmark* b) {

@@ -1,6 +1,7 @@
 // groove_bench: Google Benchmark entry point and shared helpers. Run with --help for filters;
 // `tools/gpu-check` runs it on a GPU machine.
 #include <chrono>
+#include <vector>
 
 #include "bench/bench_util.h"
 #include "kernels/ops.h"
@@ -19,7 +20,7 @@ Context* gpu_context() {
   return ctx.get();
 }
 
-void set_rates(benchmark::State& state, double flops, double bytes) {
+void set_rates(benchmark::State& state, double flops, double bytes, const Context* ctx) {
   if (flops > 0) {
     state.counters["FLOP/s"] =
         benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::OneK::kIs1000);
@@ -27,6 +28,20 @@ void set_rates(benchmark::State& state, double flops, double bytes) {
   if (bytes > 0) {
     state.counters["bytes/s"] =
         benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::OneK::kIs1024);
+  }
+  if (!ctx || !ctx->is_cuda()) return;
+  static const std::vector<GpuInfo> gpus = list_gpus();
+  for (const GpuInfo& g : gpus) {
+    if (g.index != ctx->device().index()) continue;
+    // Counters with kIsIterationInvariantRate divide by the time: 100 x work / peak per second.
+    if (flops > 0 && fp32_peak_gflops(g) > 0) {
+      state.counters["%peak_flops"] = benchmark::Counter(100.0 * flops / (fp32_peak_gflops(g) * 1e9),
+                                                         benchmark::Counter::kIsIterationInvariantRate);
+    }
+    if (bytes > 0 && dram_peak_gbps(g) > 0) {
+      state.counters["%peak_bw"] = benchmark::Counter(100.0 * bytes / (dram_peak_gbps(g) * 1e9),
+                                                      benchmark::Counter::kIsIterationInvariantRate);
+    }
   }
 }
 

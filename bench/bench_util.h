@@ -35,8 +35,11 @@ void run_timed(benchmark::State& state, Context& ctx, F&& body) {
   }
 }
 
-// Adds "FLOP/s" and "bytes/s" rate counters for `flops` and `bytes` of work per iteration.
-void set_rates(benchmark::State& state, double flops, double bytes);
+// Adds "FLOP/s" and "bytes/s" rate counters for `flops` and `bytes` of work per iteration, and,
+// on a GPU whose peaks are known (runtime/device.h), "%peak_flops" and "%peak_bw": the share of
+// its FP32 peak and DRAM bandwidth. (CPU peaks are not known on the VMs groove runs on; `groove
+// bench` compares the CPU step with OpenBLAS sgemm measured on the spot instead.)
+void set_rates(benchmark::State& state, double flops, double bytes, const Context* ctx = nullptr);
 
 Tensor random_on(Context& ctx, const Shape& shape, DType dtype, std::uint64_t seed);
 

@@ -62,6 +62,9 @@ class Trainer {
   const LossOutput& loss() const { return loss_; }
   Tape& tape() { return tape_; }
   const Tensor& step_counter() const { return step_; }  // i32 [1] on the device
+  // Minibatch training: the examples of the last step run, i32 [K, B] on the device (undefined
+  // in full-batch training).
+  const Tensor& batch_index() const { return batch_index_; }
   Context& context() const { return *ctx_; }
   const TrainerSpec& spec() const { return spec_; }
 

@@ -37,4 +37,15 @@ Device resolve_device(const std::string& requested) {
   return d;
 }
 
+double fp32_peak_gflops(const GpuInfo& gpu) {
+  int lanes = 128;  // Maxwell .. Hopper consumer and data-centre parts, except:
+  if (gpu.compute_major == 8 && gpu.compute_minor == 0) lanes = 64;  // A100
+  if (gpu.compute_major == 7 || (gpu.compute_major == 6 && gpu.compute_minor == 0)) lanes = 64;  // V100/T4, P100
+  return 2.0 * gpu.sm_count * lanes * (gpu.clock_khz * 1e-6);
+}
+
+double dram_peak_gbps(const GpuInfo& gpu) {
+  return 2.0 * (gpu.memory_clock_khz * 1e3) * (gpu.memory_bus_width_bits / 8.0) * 1e-9;
+}
+
 }  // namespace groove

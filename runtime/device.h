@@ -41,6 +41,7 @@ struct GpuInfo {
   std::size_t total_memory_bytes = 0;
   int clock_khz = 0;
   int memory_bus_width_bits = 0;
+  int memory_clock_khz = 0;  // peak memory clock (DRAM bandwidth = 2 x clock x bus width / 8)
 };
 
 // Number of usable CUDA devices; 0 when groove was built without CUDA, when there is no driver or
@@ -50,6 +51,11 @@ int cuda_device_count();
 std::string cuda_unavailable_reason();
 // One entry per usable GPU.
 std::vector<GpuInfo> list_gpus();
+// Peak FP32 (non-tensor-core FMA) throughput of a GPU in GFLOP/s, from its SM count, FP32 lanes
+// per SM (by compute capability) and boost clock; 0 when unknown.
+double fp32_peak_gflops(const GpuInfo& gpu);
+// Peak DRAM bandwidth in GB/s (10^9 bytes): 2 x memory clock x bus width / 8; 0 when unknown.
+double dram_peak_gbps(const GpuInfo& gpu);
 // Driver and runtime versions as "13.0"; "" when unavailable.
 std::string cuda_driver_version();
 std::string cuda_runtime_version();

@@ -112,11 +112,13 @@ std::vector<GpuInfo> list_gpus() {
     g.compute_major = prop.major;
     g.compute_minor = prop.minor;
     g.total_memory_bytes = prop.totalGlobalMem;
-    int clock = 0, bus = 0;
+    int clock = 0, bus = 0, memory_clock = 0;
     cudaDeviceGetAttribute(&clock, cudaDevAttrClockRate, i);
     cudaDeviceGetAttribute(&bus, cudaDevAttrGlobalMemoryBusWidth, i);
+    cudaDeviceGetAttribute(&memory_clock, cudaDevAttrMemoryClockRate, i);
     g.clock_khz = clock;
     g.memory_bus_width_bits = bus;
+    g.memory_clock_khz = memory_clock;
     out.push_back(g);
   }
   return out;

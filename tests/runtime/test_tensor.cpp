@@ -152,3 +152,22 @@ TEST(Context, CudaContextWithoutGpuIsAClearError) {
 
 }  // namespace
 }  // namespace groove
+
+namespace groove {
+namespace {
+
+// The peaks `groove bench` and the benchmarks report percentages of, from published figures.
+TEST(DevicePeak, FromTheDeviceProperties) {
+  GpuInfo h100;  // H100 SXM5: 132 SMs, 1980 MHz boost, HBM3 2619 MHz x 5120 bits
+  h100.sm_count = 132, h100.compute_major = 9, h100.compute_minor = 0, h100.clock_khz = 1980000;
+  h100.memory_clock_khz = 2619000, h100.memory_bus_width_bits = 5120;
+  EXPECT_NEAR(fp32_peak_gflops(h100), 66908.2, 0.1);  // NVIDIA: 67 TFLOP/s FP32
+  EXPECT_NEAR(dram_peak_gbps(h100), 3352.3, 0.1);     // NVIDIA: 3.35 TB/s
+  GpuInfo a100;  // A100 SXM4: 108 SMs of 64 FP32 lanes at 1410 MHz = 19.5 TFLOP/s
+  a100.sm_count = 108, a100.compute_major = 8, a100.compute_minor = 0, a100.clock_khz = 1410000;
+  EXPECT_NEAR(fp32_peak_gflops(a100), 19491.8, 0.1);
+  EXPECT_EQ(dram_peak_gbps(GpuInfo{}), 0.0);
+}
+
+}  // namespace
+}  // namespace groove

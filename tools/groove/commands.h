@@ -29,6 +29,9 @@ int config_command(const std::vector<std::string>& args);
 // groove decode CONFIG [overrides] [--no-progress]
 int decode_command(const std::vector<std::string>& args);
 
+// groove bench [options]: times the PERF.md workload (bench/workload.h); --dump writes a peer's input.
+int bench_command(const std::vector<std::string>& args);
+
 // Writes JSON to a file atomically (pretty-printed), creating parent folders.
 void write_json(const std::string& path, const nlohmann::json& j);
 

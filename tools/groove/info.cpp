@@ -35,7 +35,10 @@ nlohmann::json info_json() {
                     {"compute_capability", std::to_string(g.compute_major) + "." + std::to_string(g.compute_minor)},
                     {"memory_bytes", g.total_memory_bytes},
                     {"clock_khz", g.clock_khz},
-                    {"memory_bus_width_bits", g.memory_bus_width_bits}});
+                    {"memory_bus_width_bits", g.memory_bus_width_bits},
+                    {"memory_clock_khz", g.memory_clock_khz},
+                    {"fp32_peak_gflops", fp32_peak_gflops(g)},
+                    {"dram_peak_gbps", dram_peak_gbps(g)}});
   }
   j["gpus"] = gpus;
   j["gpu_unavailable_reason"] = cuda_unavailable_reason();

@@ -31,19 +31,20 @@ int main(int argc, char** argv) {
   if (argc >= 2) {
     const std::string command = argv[1];
     if (command == "run" || command == "sweep" || command == "reversal" || command == "plot" || command == "config" ||
-        command == "decode") {
+        command == "decode" || command == "bench") {
       const std::vector<std::string> args(argv + 2, argv + argc);
       return guarded([&] {
         if (command == "plot") return groove::cli::plot_command(args, argv[0]);
         if (command == "config") return groove::cli::config_command(args);
         if (command == "decode") return groove::cli::decode_command(args);
+        if (command == "bench") return groove::cli::bench_command(args);
         return groove::cli::train_command(command, args);
       });
     }
   }
   CLI::App app{
       "groove: very long training runs of small networks, and what they keep learning\n"
-      "Commands with their own --help: run, sweep, reversal, decode, plot, config"};
+      "Commands with their own --help: run, sweep, reversal, decode, bench, plot, config"};
   app.require_subcommand(1);
   app.set_version_flag("--version", [] { return groove::cli::info_json()["version"].get<std::string>(); });
 
