@@ -12,7 +12,7 @@ WERROR     ?= $(if $(CI),ON,OFF)
 CMAKE_ARGS ?=
 OUT        ?= out/demo
 
-.PHONY: all deps configure build test test-gpu bench demo install clean
+.PHONY: all deps configure build test test-gpu bench bench-micro compare demo install clean
 
 all: build
 
@@ -34,8 +34,21 @@ test: build
 test-gpu: build
 	ctest --test-dir $(BUILD) --output-on-failure -L gpu
 
+# End-to-end: the training step over PERF.md's grid (GPU when present, else CPU); tables under
+# bench/results/. GRID=piriform|small|perf.
+GRID ?= perf
 bench: build
+	$(BUILD)/tools/groove bench --grid $(GRID)
+
+# Google Benchmark microbenchmarks (GEMM, fused loss / optimizer / statistics kernels, SVM, decoders).
+bench-micro: build
 	$(BUILD)/bench/groove_bench --benchmark_min_time=0.2
+
+# groove against PyTorch and JAX (bench/peers/) on the same workload, alternating; updates the
+# generated section of BENCHMARKS.md for this device.
+compare: build
+	@bench/peers/setup
+	bench/compare --benchmarks BENCHMARKS.md
 
 demo: build
 	@mkdir -p $(OUT)
