@@ -189,6 +189,7 @@ void Workload::dump(const std::string& dir, std::int64_t steps, const std::strin
   j["loss"] = "cross_entropy";
   j["optimizer"] = {{"kind", "sgd"}, {"lr", spec_.effective_lr()}};
   j["log_every"] = spec_.log_every;
+  j["ring_bytes"] = metrics::MonitorSpec{}.ring_bytes;  // the monitor drains earlier when rows outgrow it
   j["check_steps"] = steps;
   j["columns"] = names;
   j["device"] = ctx_.device().str();
