@@ -228,11 +228,8 @@ def main(argv):
     except ImportError as e:
         print(f"skipped: JAX is not importable by {sys.executable} ({e}); run bench/peers/setup")
         return SKIP
-    try:
-        dump = pc.Dump(args.dump)
-        pc.check_columns(dump)
-    except pc.DumpError as e:
-        print(f"error: {e}")
+    dump = pc.load_dump(args.dump)
+    if dump is None:
         return 2
     jax.config.update("jax_enable_x64", False)
     jax.config.update("jax_default_matmul_precision", "float32")

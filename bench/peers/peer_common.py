@@ -463,3 +463,14 @@ def print_check(dump, passed, lines, failures, steps, rtol, max_examples, notes=
     for c, s, k, msg in failures:
         print(f"CHECK FAILED: column {c}, step {s}, model {k}: {msg}")
     sys.stdout.flush()
+
+
+def load_dump(path):
+    """The dump of `path` with its columns checked, or None after printing the error (exit 2)."""
+    try:
+        dump = Dump(path)
+        check_columns(dump)
+        return dump
+    except DumpError as e:
+        print(f"error: {e}")
+        return None

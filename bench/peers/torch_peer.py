@@ -487,11 +487,8 @@ def main(argv):
     except ImportError as e:
         print(f"skipped: PyTorch is not importable by {sys.executable} ({e}); run bench/peers/setup")
         return SKIP
-    try:
-        dump = pc.Dump(args.dump)
-        pc.check_columns(dump)
-    except pc.DumpError as e:
-        print(f"error: {e}")
+    dump = pc.load_dump(args.dump)
+    if dump is None:
         return 2
     version = torch_version_tuple(torch)
     if args.mode == "compile" and (version < (2, 0) or not hasattr(torch, "compile")):

@@ -264,6 +264,22 @@ std::vector<std::string> small_overrides(const std::string& out) {
           "device=cpu"};
 }
 
+// The generator spec small_overrides() describes, with `days` days.
+tasks::NeuralLikeSpec small_spec(std::int64_t days) {
+  tasks::NeuralLikeSpec spec;
+  spec.subjects = 2, spec.days = days, spec.neurons = 20, spec.target_trials = 30, spec.nontarget_trials = 30;
+  spec.probe_trials = 12, spec.separation_start = 0.2, spec.separation_growth = 0.6, spec.seed = 3;
+  return spec;
+}
+
+// small_overrides() shortened to 3 days, few permutations and nulls, with these decoders.
+std::vector<std::string> three_day_overrides(const std::string& out, const std::string& decoders) {
+  std::vector<std::string> ov = small_overrides(out);
+  for (const char* o : {"data.synthetic.days=3", "cv.permutations=10", "rsm.null=5"}) ov.push_back(o);
+  ov.push_back("decoders=" + decoders);
+  return ov;
+}
+
 TEST(DecodePipeline, RecoversTheGrowingSeparation) {
   TempDir dir;
   DecodeOptions o;
@@ -279,9 +295,7 @@ TEST(DecodePipeline, RecoversTheGrowingSeparation) {
   const auto rows = read_csv(d + "/sessions.csv");
   ASSERT_EQ(rows.size(), 12u);
   tasks::NeuralLikeTruth truth;
-  tasks::NeuralLikeSpec spec;
-  spec.subjects = 2, spec.days = 6, spec.neurons = 20, spec.target_trials = 30, spec.nontarget_trials = 30;
-  spec.probe_trials = 12, spec.separation_start = 0.2, spec.separation_growth = 0.6, spec.seed = 3;
+  const tasks::NeuralLikeSpec spec = small_spec(6);
   tasks::generate_neural_like(spec, &truth);
   for (std::size_t s = 0; s < rows.size(); ++s) {
     const auto& row = rows[s];
@@ -332,18 +346,11 @@ TEST(DecodePipeline, NpzAndCsvInputsGiveTheSameResults) {
   TempDir dir;
   DecodeOptions o;
   o.progress = false;
-  std::vector<std::string> ov = small_overrides(dir.path());
-  ov.push_back("data.synthetic.days=3");
-  ov.push_back("cv.permutations=10");
-  ov.push_back("rsm.null=5");
-  ov.push_back("decoders=[lda]");
+  std::vector<std::string> ov = three_day_overrides(dir.path(), "[lda]");
   run_decode(parse_config("", "test", ov), o);
   const std::string reference = test::read_file(dir.path() + "/study/sessions.csv");
   // Write the generated dataset as NPZ and as CSV.
-  tasks::NeuralLikeSpec spec;
-  spec.subjects = 2, spec.days = 3, spec.neurons = 20, spec.target_trials = 30, spec.nontarget_trials = 30;
-  spec.probe_trials = 12, spec.separation_start = 0.2, spec.separation_growth = 0.6, spec.seed = 3;
-  const tasks::NeuralDataset data = tasks::generate_neural_like(spec);
+  const tasks::NeuralDataset data = tasks::generate_neural_like(small_spec(3));
   std::vector<NamedTensor> arrays;
   std::vector<std::int32_t> subject, day;
   std::ostringstream csv;
@@ -390,16 +397,9 @@ TEST(DecodePipeline, NdtRastersGiveTheSameResults) {
   TempDir dir;
   DecodeOptions o;
   o.progress = false;
-  std::vector<std::string> ov = small_overrides(dir.path());
-  ov.push_back("data.synthetic.days=3");
-  ov.push_back("cv.permutations=10");
-  ov.push_back("rsm.null=5");
-  ov.push_back("decoders=[lda, svm]");
+  std::vector<std::string> ov = three_day_overrides(dir.path(), "[lda, svm]");
   run_decode(parse_config("", "test", ov), o);
-  tasks::NeuralLikeSpec spec;
-  spec.subjects = 2, spec.days = 3, spec.neurons = 20, spec.target_trials = 30, spec.nontarget_trials = 30;
-  spec.probe_trials = 12, spec.separation_start = 0.2, spec.separation_growth = 0.6, spec.seed = 3;
-  const tasks::NeuralDataset data = tasks::generate_neural_like(spec);
+  const tasks::NeuralDataset data = tasks::generate_neural_like(small_spec(3));
   std::filesystem::create_directories(dir.file("rasters"));
   test::NdtStudyLayout layout;  // 120 bins, window [45, 95), 3 spikes per trial outside it
   test::write_ndt_study(dir.file("rasters"), data, layout);
