@@ -2,13 +2,26 @@
 """JAX peer of groove's reference training workload (issue 8; see README.md beside this file).
 
 usage: jax_peer.py DUMP --device cpu|gpu [--steps N] [--repeats R] [--threads 1] [--out result.json]
-                   [--rtol X] [--max-examples N] [--check-only]
+                   [--rtol X] [--max-examples N] [--check-only | --no-check] [--save-rows FILE.npy]
+                   [--dtype float32|float64]
 
 jax.jit of lax.scan over a chunk of log_every steps (fewer when the steps asked for are not a
 multiple of it) of jax.vmap(step) over the K models, the state (parameters and the step counter)
 donated; each step computes every per-step statistic groove computes, as the scan's output, copied
 to the host once per chunk. Matmuls in full float32 (jax_default_matmul_precision="float32"),
 x64 off (the statistics are therefore f32 here, f64 in groove and the PyTorch peer).
+Where a fixed limit of the check is exceeded, the peer runs itself again with --dtype float64 (a
+subprocess: x64 is process-wide) and judges groove and itself by their distances to that
+reference (README.md).
+
+  --save-rows FILE.npy  save the peer's check rows (f64 [check_steps, K, columns], the dump's
+                        column order) before comparing them: a diagnostic when a check fails
+  --dtype float64       jax_enable_x64 and the same code with every float32 array (data,
+                        parameters, learning-rate arithmetic, statistics) in float64: computes
+                        the check rows only (no check, no timing) and needs --save-rows
+  --no-check            time without checking (a short warm-up instead of the check's steps); the
+                        result records "check": {"skipped": true}. bench/compare passes it in the
+                        rounds after a peer's first passed check
 
 Exit status: 0 check passed and timed; 1 check failed; 2 bad dump or usage; 77 skipped (no JAX,
 no GPU).
@@ -41,14 +54,26 @@ def parse_args(argv):
     ap.add_argument("--out", default="")
     ap.add_argument("--rtol", type=float, default=pc.RTOL)
     ap.add_argument("--max-examples", type=int, default=pc.MAX_EXAMPLES)
-    ap.add_argument("--check-only", action="store_true")
-    return ap.parse_args(argv)
+    ap.add_argument("--check-only", action="store_true", help="run the check and stop (no timing)")
+    ap.add_argument("--no-check", action="store_true",
+                    help="time without checking against groove (the result records the check as skipped)")
+    ap.add_argument("--save-rows", default="", metavar="FILE.npy",
+                    help="save the check rows (f64 [check_steps, K, columns]) to this .npy file")
+    ap.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                    help="float64 (x64 on): the check's reference; computes and saves (--save-rows) the rows only")
+    args = ap.parse_args(argv)
+    if args.dtype == "float64" and not args.save_rows:
+        ap.error("--dtype float64 computes the check rows only: give --save-rows FILE.npy")
+    if args.no_check and (args.check_only or args.dtype == "float64" or args.save_rows):
+        ap.error("--no-check cannot be combined with --check-only, --dtype float64 or --save-rows")
+    return args
 
 
-def make_data(dump, jnp):
-    """Every array the step reads (a pytree passed to the jitted chunk, not baked into it)."""
+def make_data(dump, jnp, dtype=np.float32):
+    """Every array the step reads (a pytree passed to the jitted chunk, not baked into it); floats
+    in `dtype` (float32; float64 for the check's reference)."""
     C, Q = dump.C, dump.Q
-    eye = np.eye(C, dtype=np.float32)
+    eye = np.eye(C, dtype=dtype)
     oh = eye[dump.labels]
     counts = oh.sum(0)
     d = {
@@ -62,7 +87,7 @@ def make_data(dump, jnp):
     if Q > 0:
         ohh = eye[dump.heldout_labels]
         G = len(dump.groups)
-        g1 = np.zeros((Q, G + 1), np.float32)
+        g1 = np.zeros((Q, G + 1), dtype)
         if G:
             g1[np.arange(Q), dump.heldout_groups] = 1
         g1[:, G] = 1
@@ -71,29 +96,36 @@ def make_data(dump, jnp):
             logg1 = np.log(g1)
         d.update({
             "hx": dump.heldout_x, "hlabels": dump.heldout_labels.astype(np.int32), "hoh": ohh, "g1": g1,
-            "logg1": logg1.astype(np.float32),
-            "logcnt": np.where(cnt > 0, np.log(np.maximum(cnt, 1)), np.nan).astype(np.float32),
-            "invcnt": np.where(cnt > 0, 1.0 / np.maximum(cnt, 1), np.nan).astype(np.float32),
+            "logg1": logg1.astype(dtype),
+            "logcnt": np.where(cnt > 0, np.log(np.maximum(cnt, 1)), np.nan).astype(dtype),
+            "invcnt": np.where(cnt > 0, 1.0 / np.maximum(cnt, 1), np.nan).astype(dtype),
         })
     if dump.batch:
         d["bidx"] = dump.batch_index.astype(np.int32)
-    init = [dump.init[k] for k in ("layer0.weight", "layer0.bias", "layer1.weight", "layer1.bias")]
+    init = [dump.init[k].astype(dtype) for k in ("layer0.weight", "layer0.bias", "layer1.weight", "layer1.bias")]
     d["W0_init"], d["W1_init"] = init[0], init[2]
     for layer, w in ((0, init[0]), (1, init[2])):
         w02 = np.sum(w.astype(np.float64) ** 2, axis=(1, 2))
-        d[f"inv_w{layer}"] = np.where(w02 > 0, 1 / np.sqrt(np.where(w02 > 0, w02, 1)), np.nan).astype(np.float32)
+        d[f"inv_w{layer}"] = np.where(w02 > 0, 1 / np.sqrt(np.where(w02 > 0, w02, 1)), np.nan).astype(dtype)
+    d["x"] = d["x"].astype(dtype)
+    if Q > 0:
+        d["hx"] = d["hx"].astype(dtype)
     return {k: jnp.asarray(v) for k, v in d.items()}, [jnp.asarray(p) for p in init]
 
 
-def build(dump, jax, jnp, lax):
-    """The jitted chunk: (state, data, n) -> state, rows [n, K, M], margins [n, K, P + Q]."""
+def build(dump, jax, jnp, lax, dtype="float32"):
+    """The jitted chunk: (state, data, n) -> state, rows [n, K, M], margins [n, K, P + Q]; floats
+    in `dtype` (float64 for the check's reference, with jax_enable_x64)."""
     C, P, Q, B = dump.C, dump.P, dump.Q, dump.batch
     a0, a1, lr = dump.hidden_scale, dump.readout_scale, dump.lr
     plan, kq = pc.quantile_plan(P)
     groups = list(dump.groups)
     columns = dump.columns
     S = dump.batch_index.shape[0] if B else 1
-    f32 = jnp.float32
+    f32 = getattr(jnp, dtype)  # the parameters' dtype: float32 (float64 for the reference)
+    # Below this log S, log(log1p(e^s)) = s - e^s/2 + ... is s within rounding (and log1p(e^s)
+    # underflows far below it): float32 from -15, float64 (as groove's log_softplus_neg) from -700.
+    tail = -15.0 if dtype == "float32" else -700.0
 
     def forward(ps, x):
         W0, b0, W1, b1 = ps
@@ -119,7 +151,7 @@ def build(dump, jax, jnp, lax):
         m = fy - jnp.max(jnp.where(oh > 0, -jnp.inf, f), -1)
         log_s = -m if C == 2 else jax.nn.logsumexp(jnp.where(oh > 0, -jnp.inf, f - fy[:, None]), -1)
         loss = softplus(log_s)
-        log_loss = jnp.where(log_s < -15, log_s, jnp.log(loss))  # log(log1p(e^s)) = s - e^s/2 + ...
+        log_loss = jnp.where(log_s < tail, log_s, jnp.log(loss))  # log(log1p(e^s)) = s - e^s/2 + ...
         return m, loss, log_loss
 
     def distances(h, oh, mu, mub, dmu2):
@@ -231,7 +263,7 @@ def main(argv):
     dump = pc.load_dump(args.dump)
     if dump is None:
         return 2
-    jax.config.update("jax_enable_x64", False)
+    jax.config.update("jax_enable_x64", args.dtype == "float64")
     jax.config.update("jax_default_matmul_precision", "float32")
     gpu = args.device in ("gpu", "cuda")
     try:
@@ -243,15 +275,16 @@ def main(argv):
     threads = 1 if (args.threads == 1 and not gpu) else (os.cpu_count() if not gpu else None)
     import jaxlib
     version = f"jax {jax.__version__}, jaxlib {getattr(jaxlib, '__version__', '?')}"
-    print(f"{version} ({sys.executable}), device {device} ({device.device_kind}); dump {dump.describe()}")
+    print(f"{version} ({sys.executable}), device {device} ({device.device_kind}); dump {dump.describe()}"
+          + (f"; dtype {args.dtype}" if args.dtype != "float32" else ""))
 
-    chunk = build(dump, jax, jnp, lax)
+    chunk = build(dump, jax, jnp, lax, args.dtype)
     K = dump.K
     S = dump.check_steps
     R = pc.drain_interval(dump)  # steps per chunk: groove's rows per copy to the host
 
     def start_state(d):
-        data, init = make_data(d, jnp)
+        data, init = make_data(d, jnp, np.dtype(args.dtype))
         data = jax.device_put(data, device)
         ps = tuple(jax.device_put(jnp.array(p), device) for p in init)
         return (ps, jnp.zeros((), jnp.int32)), data
@@ -299,31 +332,52 @@ def main(argv):
         consume(*pending)
         return out, state, data
 
-    state, data = start_state(dump)
-    compile_seconds = compile_chunks(state, data, chunks(S))
-    t1 = time.perf_counter()
-    rows, state, data = check_rows(dump)
-    jax.block_until_ready(state)
-    check_seconds = time.perf_counter() - t1
-    step_seconds = check_seconds / S
+    if args.no_check:
+        # Compilation, warm-up and the step time that sizes the repeats, without the check's S
+        # steps: chunks of min(R, 16) steps, doubling until a batch takes >= ~min-time/4 (at most S).
+        state, data = start_state(dump)
+        c = min(R, 16)
+        compile_seconds = compile_chunks(state, data, [c])
+        state, _ = run(state, data, [c])
+        jax.block_until_ready(state)
+        reps, done_cal = 1, c
+        while True:
+            t = time.perf_counter()
+            state, _ = run(state, data, [c] * reps)
+            jax.block_until_ready(state)
+            took = time.perf_counter() - t
+            done_cal += c * reps
+            if took >= max(0.05, 0.25 * args.min_time) or done_cal + 2 * c * reps > max(S, c):
+                break
+            reps *= 2
+        step_seconds = took / (c * reps)
+        print(f"check skipped (--no-check); warm-up {done_cal} steps, {step_seconds * 1e6:.1f} us/step")
+        check = pc.skipped_check(S)
+    else:
+        state, data = start_state(dump)
+        compile_seconds = compile_chunks(state, data, chunks(S))
+        t1 = time.perf_counter()
+        rows, state, data = check_rows(dump)
+        jax.block_until_ready(state)
+        check_seconds = time.perf_counter() - t1
+        step_seconds = check_seconds / S
+        if args.save_rows:
+            pc.save_rows(args.save_rows, rows)
+        if args.dtype == "float64":
+            return 0
 
-    def twins():
-        out = []
-        for seed in pc.TWIN_ORDERS:
-            print(f"check: running the peer's twin with the examples in {'reversed' if seed == 0 else 'random'} "
-                  f"order ({seed})")
-            sys.stdout.flush()
-            out.append(check_rows(pc.permuted(dump, seed))[0])
-        return out
-
-    passed, max_errors, lines, failures, notes = pc.compare(dump, rows, S, args.rtol, args.max_examples, twins)
-    pc.print_check(dump, passed, lines, failures, S, args.rtol, args.max_examples, notes)
-    if not passed:
-        print("not timed: the curves differ from groove's")
-        return 1
-    print(f"check passed ({S} steps in {check_seconds:.2f} s; compile {compile_seconds:.2f} s)")
-    if args.check_only:
-        return 0
+        script_args = ["--device", args.device]  # --threads 1: XLA_FLAGS, inherited by the subprocess
+        reference = pc.float64_reference(os.path.abspath(__file__), script_args, dump, S)
+        passed, max_errors, lines, failures, notes, distances = pc.compare(
+            dump, rows, S, args.rtol, args.max_examples, reference)
+        pc.print_check(dump, passed, lines, failures, S, args.rtol, args.max_examples, notes)
+        if not passed:
+            print("not timed: the curves differ from groove's")
+            return 1
+        print(f"check passed ({S} steps in {check_seconds:.2f} s; compile {compile_seconds:.2f} s)")
+        if args.check_only:
+            return 0
+        check = pc.check_record(S, max_errors, notes, distances, args.rtol, args.max_examples)
 
     # --- timing ----------------------------------------------------------------------------------
     n = pc.choose_steps(args.steps, gpu, step_seconds, R, args.min_time)
@@ -349,8 +403,7 @@ def main(argv):
     result["implementation"] = impl
     result["drain_every"] = length
     pc.finish_timing(result, dump, n, seconds, compile_seconds)
-    result["check"] = {"steps": S, "passed": True, "max_errors": max_errors, "notes": notes,
-                       "limits": {"continuous_fraction_of_peak": args.rtol, "accuracy_examples": args.max_examples}}
+    result["check"] = check
     result["notes"] = "; ".join([
         impl, "loss written from the margins as groove's (softplus of log-sum-exp over j != y of f_j - f_y)",
         "matmul precision float32 (no TF32); compile_seconds = jit lowering + XLA compilation of the chunk(s)",

@@ -18,6 +18,7 @@ import os
 import platform
 import statistics
 import sys
+import time
 
 import numpy as np
 
@@ -32,11 +33,13 @@ LOG10E = 0.43429448190325182765
 #    examples behind the column (P, Q or the group's size): a couple of examples whose margin or
 #    nearest class mean sits at a tie within rounding may differ.
 #  - step: exact.  NaN must match NaN.
+#  - where a fixed limit is exceeded: the peer's own code run in float64 (the reference) decides
+#    whether groove is at least about as close to exact arithmetic as the peer's float32 run
+#    (REF_FACTOR times its distance, never more than REF_CAP of the peak); see check_rows.
 RTOL = 1e-4
 MAX_EXAMPLES = 2
-TWIN_FACTOR = 4.0
-TWIN_CAP = 1e-2
-TWIN_ORDERS = (0, 1)  # reversed, one random order
+REF_FACTOR = 4.0
+REF_CAP = 1e-2
 
 
 class DumpError(Exception):
@@ -263,13 +266,14 @@ def example_counts(dump):
     return n
 
 
-def _column_errors(dump, a, b, steps, counts):
+def column_errors(columns, a, b, peak_rows, counts):
     """Per column: (unit, err [K], score [steps, K], nan mismatch [steps, K]) of run a against run b,
-    both f64 [steps, K, columns]; continuous columns are normalized by groove's per-model peak."""
+    all f64 [steps, K, columns]; continuous columns are normalized by the per-model peak of
+    peak_rows (groove's rows), accuracies counted in examples (counts: {column: examples})."""
     out = {}
-    for j, c in enumerate(dump.columns):
-        g = dump.curves[c][:steps]
-        x, y = a[:steps, :, j], b[:steps, :, j]
+    for j, c in enumerate(columns):
+        g = peak_rows[:, :, j]
+        x, y = a[:, :, j], b[:, :, j]
         bad_nan = np.isnan(x) != np.isnan(y)
         ok = ~np.isnan(x) & ~np.isnan(y)
         diff = np.where(ok, np.abs(x - y), 0.0)
@@ -285,85 +289,164 @@ def _column_errors(dump, a, b, steps, counts):
     return out
 
 
-def compare(dump, peer_rows, steps, rtol=RTOL, max_examples=MAX_EXAMPLES, twins=None):
-    """Checks the peer's rows (f64 [steps, K, columns]) against groove's curves.
+def _models(ks, limit=4):
+    ks = [int(k) for k in ks]
+    text = ", ".join(str(k) for k in ks[:limit])
+    return text + (f" and {len(ks) - limit} more" if len(ks) > limit else "")
 
-    A column passes for a model when its error is within the fixed limit (rtol of the peak, or
-    max_examples for accuracies; step exact). Where it is not, and `twins` is given (a function
-    returning the rows of the same peer run with the examples presented in other orders: the same
-    computation, rounded differently), the error is accepted as amplified fp32 rounding when it
-    is at most TWIN_FACTOR times the largest distance between the peer and its twins on that
-    column and model, and that distance stays under TWIN_CAP of the peak (beyond it the run has
-    forgotten its rounding and no check can tell a bug from it). A bug in either implementation
-    moves the curves away from the peer's own twins, which share its code, so it still fails.
 
-    Returns (passed, max_errors {column: worst error over models}, report lines, failures
-    [(column, step, model, message)], notes)."""
-    counts = example_counts(dump)
-    errs = _column_errors(dump, peer_rows, _groove_rows(dump, steps), steps, counts)
+def check_rows(columns, groove, peer, counts, rtol=RTOL, max_examples=MAX_EXAMPLES, reference=None):
+    """The check of the peer's rows against groove's, both f64 [steps, K, columns].
+
+    A column passes for a model when |peer - groove| is within the fixed limit over every step
+    (rtol of groove's per-model peak, or max_examples examples for accuracies; step exact; NaN
+    where the other has NaN fails). Where some column exceeds its fixed limit (and no NaN mismatch
+    or `step` already fails the check), `reference` is called once: a function returning the rows
+    of the peer's own code run in float64 ([>= steps, K, columns]). For each column c and model k
+    over the limit, with g_k = max over steps |groove - reference| on model k and p = max over
+    steps and models |peer - reference| (the same units), the error is accepted when
+
+        g_k <= max(fixed limit, min(REF_FACTOR * p, REF_CAP))     (no cap for accuracies)
+
+    i.e. groove is at least about as close to exact arithmetic as the peer's own float32 run, and
+    never further than REF_CAP of the peak from it. Two correct float32 runs both leave exact
+    arithmetic by amplified rounding; a bug in the peer is in its float64 run too (groove then
+    leaves the reference by the bug's size while the peer does not), and a bug in groove moves
+    groove alone: either fails. p is the peer's largest distance over all the models, not model
+    k's own: statistics such as grad_norm jump where a ReLU pre-activation sits within rounding of
+    0 (one example's contribution to the gradient comes or goes for a step), events that hit
+    either f32 run on a few (model, step) pairs at random; the peer's largest over K models
+    measures how large they get on this workload.
+
+    Returns (passed, max_errors {column: worst |peer - groove| over models, inf on a NaN
+    mismatch}, report lines, failures [(column, step, model, message)], notes, reference distances
+    ({column: {"groove": max g, "peer": max p}} over models, None when the reference did not run))."""
+    steps = groove.shape[0]
+    peer = peer[:steps]
+    errs = column_errors(columns, peer, groove, groove, counts)
     limits = {c: (0.0 if u == "exact" else float(max_examples) if u == "examples" else rtol)
               for c, (u, _, _, _) in errs.items()}
     over = {c for c, (u, e, _, bad) in errs.items() if bad.any() or (e > limits[c]).any()}
-    twin_errs = None
-    if over and twins is not None and not any(errs[c][3].any() or c == "step" for c in over):
-        runs = twins()
-        twin_errs = [_column_errors(dump, peer_rows, r, steps, counts) for r in runs]
+    hard = any(errs[c][3].any() or c == "step" for c in over)
+    ref_g = ref_p = ref_rows = None
+    ref_error = None
+    if over and reference is not None and not hard:
+        try:
+            ref_rows = np.asarray(reference(), dtype=np.float64)
+            if ref_rows.ndim != 3 or ref_rows.shape[0] < steps or ref_rows.shape[1:] != groove.shape[1:]:
+                raise ValueError(f"the float64 reference has shape {ref_rows.shape}, expected "
+                                 f"[>= {steps}, {groove.shape[1]}, {groove.shape[2]}]")
+            ref_rows = ref_rows[:steps]
+            ref_g = column_errors(columns, groove, ref_rows, groove, counts)
+            ref_p = column_errors(columns, peer, ref_rows, groove, counts)
+        except Exception as e:  # the check then fails on the fixed limits, and says why
+            ref_error = f"{type(e).__name__}: {e}"
+            ref_rows = None
     max_errors, lines, failures, notes = {}, [], [], []
-    for c, (unit, e, score, bad) in errs.items():
-        limit = np.full(e.shape, limits[c])
-        twin = None
-        if c in over and twin_errs is not None and unit != "exact":
-            twin = np.max([t[c][1] for t in twin_errs], axis=0)
-            cap = TWIN_CAP if unit == "of peak" else np.inf
-            allowed = np.where(twin <= cap, TWIN_FACTOR * twin, 0.0)
-            limit = np.maximum(limit, allowed)
+    distances = {} if ref_rows is not None else None
+    for j, c in enumerate(columns):
+        unit, e, score, bad = errs[c]
+        fixed = limits[c]
         worst = float(e.max(initial=0.0))
         max_errors[c] = worst if not bad.any() else float("inf")
         extra = ""
-        if twin is not None:
-            extra = f"; twins differ by {float(twin.max()):.3g} -> limit {float(limit.max()):.3g}"
-        lines.append(f"  {c:24s} {worst:10.3g} {unit:9s} (limit {limits[c]:g}{extra})")
+        g = p = allowed = None
+        if ref_rows is not None and unit != "exact":
+            g = np.where(ref_g[c][3].any(axis=0), np.inf, ref_g[c][1])  # NaN against the reference: never accepted
+            p = np.where(ref_p[c][3].any(axis=0), 0.0, ref_p[c][1])  # ... and no evidence of rounding
+            p_all = float(p.max(initial=0.0))  # the peer's largest distance, over the models
+            k_all = int(np.argmax(p)) if p.size else 0
+            cap = REF_CAP if unit == "of peak" else np.inf
+            allowed = max(fixed, min(REF_FACTOR * p_all, cap))
+            distances[c] = {"groove": float(g.max(initial=0.0)), "peer": p_all}
+            extra = f"; float64 reference: groove {float(g.max(initial=0.0)):.3g}, peer {p_all:.3g}"
+        lines.append(f"  {c:24s} {worst:10.3g} {unit:9s} (limit {fixed:g}{extra})")
         if bad.any():
             s, k = np.argwhere(bad)[0]
-            failures.append((c, int(s), int(k), f"NaN mismatch: groove {float(dump.curves[c][s, k])!r}, "
-                             f"peer {float(peer_rows[s, k, dump.columns.index(c)])!r}"))
+            failures.append((c, int(s), int(k), f"NaN mismatch: groove {float(groove[s, k, j])!r}, "
+                             f"peer {float(peer[s, k, j])!r}"))
             continue
-        fails = e > limit
-        if fails.any():
-            k = int(np.argmax(np.where(fails, e - limit, -np.inf)))
+        over_k = e > fixed
+        if not over_k.any():
+            continue
+        if allowed is None:  # no reference (none given, not run, or it failed)
+            k = int(np.argmax(e - fixed))
             s = int(np.argmax(score[:, k]))
-            g, p = float(dump.curves[c][s, k]), float(peer_rows[s, k, dump.columns.index(c)])
-            why = f"error {e[k]:.3g} {unit} > {limit[k]:.3g}"
-            if twin is not None:
-                why += (f" (fixed limit {limits[c]:g}; the peer's reordered twins differ by {twin[k]:.3g}"
-                        f"{', over the cap' if unit == 'of peak' and twin[k] > TWIN_CAP else ''})")
-            failures.append((c, s, k, f"{why}: groove {g!r}, peer {p!r}"))
-        elif twin is not None and (e > limits[c]).any():
-            notes.append(f"{c}: error {worst:.3g} {unit} over the fixed limit {limits[c]:g}, accepted as amplified "
-                         f"fp32 rounding: the peer's reordered twins differ from it by up to {float(twin.max()):.3g}")
-    return not failures, max_errors, lines, failures, notes
+            why = f"error {e[k]:.3g} {unit} > {fixed:g}"
+            if ref_error is not None:
+                why += f" (no float64 reference: {ref_error})"
+            elif reference is not None and hard and unit != "exact":
+                why += " (float64 reference not run: a NaN mismatch or the step column fails the check anyway)"
+            failures.append((c, s, k, f"{why}: groove {float(groove[s, k, j])!r}, peer {float(peer[s, k, j])!r}"))
+            continue
+        fails = over_k & ~(g <= allowed)
+        if fails.any():
+            k = int(np.argmax(np.where(fails, g - allowed, -np.inf)))
+            nan_k = ref_g[c][3][:, k]  # a NaN against the reference, else groove's largest distance from it
+            s = int(np.argmax(nan_k)) if nan_k.any() else int(np.argmax(ref_g[c][2][:, k]))
+            capped = unit == "of peak" and REF_FACTOR * p_all > REF_CAP
+            why = (f"error {e[k]:.3g} {unit} > {fixed:g}, and groove leaves the peer's float64 reference by "
+                   f"{g[k]:.3g} while the peer's f32 run leaves it by {p[k]:.3g} on this model, {p_all:.3g} at "
+                   f"most (model {k_all}) -> limit {allowed:.3g} ("
+                   + (f"max(fixed limit, min({REF_FACTOR:g} x peer, {REF_CAP:g}))" if unit == "of peak"
+                      else f"max(fixed limit, {REF_FACTOR:g} x peer)") + (", capped)" if capped else ")"))
+            n_fail = int(fails.sum())
+            if n_fail > 1:
+                why += f" [{n_fail} models fail: {_models(np.flatnonzero(fails))}]"
+            failures.append((c, s, k, f"{why}: at step {s} groove {float(groove[s, k, j])!r}, peer "
+                             f"{float(peer[s, k, j])!r}, float64 reference {float(ref_rows[s, k, j])!r}"))
+            continue
+        ks = sorted(np.flatnonzero(over_k), key=lambda k: -e[k])
+        parts = [f"model {int(k)} (error {e[k]:.3g} at step {int(np.argmax(score[:, k]))}; groove {g[k]:.3g}, "
+                 f"peer {p[k]:.3g})" for k in ks[:16]]
+        notes.append(f"{c}: error over the fixed limit {fixed:g} {unit} on {len(ks)} model(s), accepted: the peer's "
+                     f"f32 run leaves its float64 reference by {p_all:.3g} (model {k_all}), groove by "
+                     f"{float(g[ks].max()):.3g} at most: " + ", ".join(parts)
+                     + (f" and {len(ks) - 16} more" if len(ks) > 16 else ""))
+    return not failures, max_errors, lines, failures, notes, distances
+
+
+def compare(dump, peer_rows, steps, rtol=RTOL, max_examples=MAX_EXAMPLES, reference=None):
+    """check_rows for a dump: the peer's rows (f64 [steps, K, columns], the dump's column order)
+    against groove's curves over the first `steps` steps. `reference`: see check_rows."""
+    return check_rows(dump.columns, _groove_rows(dump, steps), peer_rows[:steps], example_counts(dump),
+                      rtol, max_examples, reference)
 
 
 def _groove_rows(dump, steps):
     return np.stack([dump.curves[c][:steps] for c in dump.columns], axis=-1)
 
 
-def permuted(dump, order_seed):
-    """A copy of the dump with the training and held-out examples in another order (seed 0:
-    reversed; else a random permutation): the same run, rounded differently."""
-    import copy
-    d = copy.copy(dump)
-    rng = np.random.default_rng(order_seed)
-    pp = np.arange(dump.P)[::-1].copy() if order_seed == 0 else rng.permutation(dump.P)
-    pq = np.arange(dump.Q)[::-1].copy() if order_seed == 0 else rng.permutation(dump.Q)
-    d.x, d.labels = dump.x[pp].copy(), dump.labels[pp].copy()
-    d.heldout_x, d.heldout_labels = dump.heldout_x[pq].copy(), dump.heldout_labels[pq].copy()
-    d.heldout_groups = dump.heldout_groups[pq].copy()
-    if dump.batch_index is not None:
-        inverse = np.empty_like(pp)
-        inverse[pp] = np.arange(dump.P)
-        d.batch_index = inverse[dump.batch_index]
-    return d
+def save_rows(path, rows):
+    """--save-rows: the check rows, f64 [steps, K, columns] in the dump's column order (.npy)."""
+    np.save(path, np.asarray(rows, dtype=np.float64))
+    print(f"rows: {rows.shape[0]} steps x {rows.shape[1]} model(s) x {rows.shape[2]} columns saved to {path}")
+    sys.stdout.flush()
+
+
+def float64_reference(script, args, dump, steps):
+    """A function running `script` (a peer) in this interpreter, in a subprocess, with `args` and
+    `--dtype float64 --save-rows FILE` on the dump, and returning the rows it saved: the reference
+    of the check (float64 needs its own process: JAX's x64 switch is process-wide)."""
+    def reference():
+        import subprocess
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="groove-peer-f64-") as tmp:
+            path = os.path.join(tmp, "rows.npy")
+            cmd = [sys.executable, script, dump.folder] + list(args) + ["--dtype", "float64", "--save-rows", path]
+            print(f"check: a fixed limit is exceeded; running the peer in float64 for its reference "
+                  f"({os.path.basename(script)} {' '.join(args)} --dtype float64)")
+            sys.stdout.flush()
+            t = time.perf_counter()
+            r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if r.returncode != 0 or not os.path.exists(path):
+                tail = " | ".join(r.stdout.strip().splitlines()[-5:])
+                raise RuntimeError(f"the float64 run exited {r.returncode}: {tail}")
+            rows = np.load(path)
+            print(f"check: float64 reference computed in {time.perf_counter() - t:.1f} s")
+            sys.stdout.flush()
+        return rows[:steps]
+    return reference
 
 
 def drain_interval(dump):
@@ -450,12 +533,15 @@ def summary_line(result):
     return (f"{result['peer']}: {result['steps_per_s']:.1f} steps/s ({result['us_per_step']:.1f} us/step, "
             f"{result['model_steps_per_s']:.1f} model-steps/s, {result['achieved_flops_per_s'] / 1e9:.2f} GFLOP/s) "
             f"median of {len(result['repeat_seconds'])} x {result['steps_per_repeat']} steps on {result['device']}; "
-            f"compile {result['compile_seconds']:.2f} s; check passed")
+            f"compile {result['compile_seconds']:.2f} s; "
+            + ("check skipped (--no-check)" if result.get("check", {}).get("skipped") else "check passed"))
 
 
 def print_check(dump, passed, lines, failures, steps, rtol, max_examples, notes=()):
     print(f"check: {steps} steps x {dump.K} model(s) against groove ({dump.groove_device}); limits: continuous "
-          f"columns {rtol:g} of the column's peak, accuracies {max_examples} examples, step exact")
+          f"columns {rtol:g} of the column's peak, accuracies {max_examples} examples, step exact; over them, "
+          f"groove within max(limit, min({REF_FACTOR:g} x the peer's, {REF_CAP:g} of peak)) of the peer's "
+          "float64 reference")
     for line in lines:
         print(line)
     for note in notes:
@@ -474,3 +560,19 @@ def load_dump(path):
     except DumpError as e:
         print(f"error: {e}")
         return None
+
+
+def check_record(steps, max_errors, notes, distances, rtol, max_examples):
+    """The result JSON's `check` after a passed check."""
+    return {"steps": steps, "passed": True, "max_errors": max_errors, "notes": notes,
+            # None unless the float64 reference ran: {column: {"groove": g, "peer": p}} (null: not finite)
+            "reference": None if distances is None else {
+                c: {k: (v if math.isfinite(v) else None) for k, v in d.items()} for c, d in distances.items()},
+            "limits": {"continuous_fraction_of_peak": rtol, "accuracy_examples": max_examples,
+                       "reference_factor": REF_FACTOR, "reference_cap": REF_CAP}}
+
+
+def skipped_check(steps):
+    """The result JSON's `check` with --no-check (bench/compare: rounds after a passed check)."""
+    return {"skipped": True, "passed": None, "steps": 0, "check_steps": steps,
+            "why": "--no-check: timed without checking (an earlier invocation checked this dump)"}

@@ -3,11 +3,23 @@
 
 usage: torch_peer.py DUMP --mode eager|compile|vmap --device cpu|cuda [--steps N] [--repeats R]
                      [--threads T] [--out result.json] [--rtol X] [--max-examples N]
+                     [--check-only | --no-check] [--save-rows FILE.npy] [--dtype float32|float64]
 
 Loads a dump written by `groove bench --dump DUMP`, trains the same K models with the same
 numerics, computes every per-step statistic groove computes (on the device, every step, kept in a
 device ring and copied to the host every log_every steps), checks its curves against groove's for
 the dump's check_steps steps (exit 1 without timing when they differ), then times the loop.
+Where a fixed limit of the check is exceeded, the peer runs itself again with --dtype float64 (a
+subprocess) and judges groove and itself by their distances to that reference (README.md).
+
+  --save-rows FILE.npy  save the peer's check rows (f64 [check_steps, K, columns], the dump's
+                        column order) before comparing them: a diagnostic when a check fails
+  --dtype float64       the same code with every float32 tensor (data, parameters, learning-rate
+                        arithmetic, statistics) in float64: computes the check rows only (no check,
+                        no timing) and needs --save-rows; the check's reference
+  --no-check            time without checking (a short warm-up instead of the check's steps); the
+                        result records "check": {"skipped": true}. bench/compare passes it in the
+                        rounds after a peer's first passed check
 
 Modes:
   eager    K = 1: plain PyTorch (2-D parameters, addmm, autograd, torch.optim.SGD fused or foreach);
@@ -48,7 +60,18 @@ def parse_args(argv):
     ap.add_argument("--rtol", type=float, default=pc.RTOL, help="check: continuous columns, fraction of peak")
     ap.add_argument("--max-examples", type=int, default=pc.MAX_EXAMPLES, help="check: accuracies, examples")
     ap.add_argument("--check-only", action="store_true", help="run the check and stop (no timing)")
-    return ap.parse_args(argv)
+    ap.add_argument("--no-check", action="store_true",
+                    help="time without checking against groove (the result records the check as skipped)")
+    ap.add_argument("--save-rows", default="", metavar="FILE.npy",
+                    help="save the check rows (f64 [check_steps, K, columns]) to this .npy file")
+    ap.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                    help="float64: the check's reference; computes and saves (--save-rows) the rows only")
+    args = ap.parse_args(argv)
+    if args.dtype == "float64" and not args.save_rows:
+        ap.error("--dtype float64 computes the check rows only: give --save-rows FILE.npy")
+    if args.no_check and (args.check_only or args.dtype == "float64" or args.save_rows):
+        ap.error("--no-check cannot be combined with --check-only, --dtype float64 or --save-rows")
+    return args
 
 
 def torch_version_tuple(torch):
@@ -62,7 +85,7 @@ def torch_version_tuple(torch):
 
 
 class TorchPeer:
-    def __init__(self, torch, dump, mode, device):
+    def __init__(self, torch, dump, mode, device, dtype="float32"):
         T = self.T = torch
         self.dump, self.mode = dump, mode
         self.dev = dev = torch.device(device)
@@ -76,7 +99,9 @@ class TorchPeer:
         self.R = pc.drain_interval(d)  # rows per copy to the host (log_every unless the ring budget binds)
         self.columns = d.columns
         self.notes = []
-        f32, f64 = T.float32, T.float64
+        # f32: the parameters' dtype, float32 (float64 for the check's reference: --dtype float64)
+        f32, f64 = getattr(T, dtype), T.float64
+        self.dt = f32
         K, P, C, Q = self.K, self.P, self.C, self.Q
 
         def dt(a, dtype=None):
@@ -84,7 +109,7 @@ class TorchPeer:
             return t if dtype is None else t.to(dtype)
 
         # Data and label helpers (one-hot in f32 for the training loss, f64 for statistics).
-        self.x = dt(d.x)
+        self.x = dt(d.x, f32)
         self.labels = dt(d.labels)
         eye = np.eye(C)
         oh = eye[d.labels]
@@ -98,7 +123,7 @@ class TorchPeer:
         self.npairs = C * (C - 1) // 2
         self.plan, self.kq = pc.quantile_plan(P)
         if Q > 0:
-            self.hx = dt(d.heldout_x)
+            self.hx = dt(d.heldout_x, f32)
             self.hlabels = dt(d.heldout_labels)
             ohh = eye[d.heldout_labels]
             self.hoh32, self.hoh64, self.hohb = dt(ohh, f32), dt(ohh, f64), dt(ohh > 0)
@@ -114,7 +139,7 @@ class TorchPeer:
                 self.logcnt = dt(np.where(cnt > 0, np.log(np.maximum(cnt, 1)), np.nan), f64)
             self.invcnt = dt(np.where(cnt > 0, 1.0 / np.maximum(cnt, 1), np.nan), f64)
         # Parameters, their initial values and initial norms (constant: computed once, in f64).
-        self.init = [dt(d.init[k]) for k in ("layer0.weight", "layer0.bias", "layer1.weight", "layer1.bias")]
+        self.init = [dt(d.init[k], f32) for k in ("layer0.weight", "layer0.bias", "layer1.weight", "layer1.bias")]
         w02 = [np.sum(d.init[k].astype(np.float64) ** 2, axis=tuple(range(1, d.init[k].ndim)))
                for k in ("layer0.weight", "layer1.weight")]
         self.inv_w0 = [dt(np.where(v > 0, 1.0 / np.sqrt(np.where(v > 0, v, 1)), np.nan), f64) for v in w02]
@@ -204,8 +229,8 @@ class TorchPeer:
         out = {}
         nan = self.nan
         m, loss, log_loss = self.margins_losses(f, self.oh64, self.ohb)
-        out["train_loss"] = loss.mean(-1).float().double()  # groove keeps the loss in the params' dtype
-        out["train_log10_loss"] = ((T.logsumexp(log_loss, -1) - math.log(P)) * pc.LOG10E).float().double()
+        out["train_loss"] = loss.mean(-1).to(self.dt).double()  # groove keeps the loss in the params' dtype
+        out["train_log10_loss"] = ((T.logsumexp(log_loss, -1) - math.log(P)) * pc.LOG10E).to(self.dt).double()
         out["train_acc"] = (m > 0).double().mean(-1)
         out["margin_mean"] = m.mean(-1)
         v = T.topk(m, self.kq, dim=-1, largest=False, sorted=True).values
@@ -259,7 +284,7 @@ class TorchPeer:
             assert G + 1 == sums.shape[1]
             margins.append(mh)
         row = T.stack([out.get(c, self.nan_k) if c != "step" else self.zero_k for c in self.columns], 1)
-        marg = T.cat(margins, 1).float()
+        marg = T.cat(margins, 1).to(self.dt)
         return row, marg
 
     # ------------------------------------------------------------------------------------------
@@ -520,56 +545,70 @@ def main(argv):
 
     print(f"torch {torch.__version__} ({sys.executable}), mode {args.mode}, device {dev}, threads {threads}; "
           f"dump {dump.describe()}")
-    peer = TorchPeer(torch, dump, args.mode, str(dev))
-    print(f"implementation: {peer.impl}" + (f"; tuning: {', '.join(tuning)}" if tuning else ""))
+    peer = TorchPeer(torch, dump, args.mode, str(dev), args.dtype)
+    print(f"implementation: {peer.impl}" + (f"; dtype {args.dtype}" if args.dtype != "float32" else "")
+          + (f"; tuning: {', '.join(tuning)}" if tuning else ""))
 
     # --- the check -----------------------------------------------------------------------------
     S = dump.check_steps
-
-    def collect_into(rows):
+    warm = min(3, S)
+    if args.no_check:
+        # Warm-up (compilation, allocations) and the step time that sizes the repeats, without the
+        # check's S steps: steps doubling until a batch takes >= ~min-time/4 (at most S steps).
+        t0 = time.perf_counter()
+        peer.run(warm)
+        peer.sync()
+        first_seconds = time.perf_counter() - t0
+        n_cal, done_cal = 1, 0
+        while True:
+            t = time.perf_counter()
+            peer.run(n_cal)
+            peer.sync()
+            took = time.perf_counter() - t
+            done_cal += n_cal
+            if took >= max(0.05, 0.25 * args.min_time) or done_cal + 2 * n_cal > max(S, 1):
+                break
+            n_cal *= 2
+        step_seconds = took / n_cal
+        compile_seconds = max(0.0, first_seconds - warm * step_seconds)
+        print(f"check skipped (--no-check); warm-up {warm + done_cal} steps, {step_seconds * 1e6:.1f} us/step")
+        check = pc.skipped_check(S)
+    else:
         def collect(first, r):
             end = min(first + r.shape[0], S)
             if first < S:
                 rows[first:end] = r[: end - first]
-        return collect
 
-    rows = np.full((S, dump.K, len(dump.columns)), np.nan)
-    peer.consumer = collect_into(rows)
-    warm = min(3, S)
-    t0 = time.perf_counter()
-    peer.run(warm)
-    peer.sync()
-    first_seconds = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    peer.run(S - warm)
-    peer.flush()
-    check_seconds = time.perf_counter() - t1
-    step_seconds = check_seconds / max(1, S - warm)
-    compile_seconds = max(0.0, first_seconds - warm * step_seconds)
+        rows = np.full((S, dump.K, len(dump.columns)), np.nan)
+        peer.consumer = collect
+        t0 = time.perf_counter()
+        peer.run(warm)
+        peer.sync()
+        first_seconds = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        peer.run(S - warm)
+        peer.flush()
+        check_seconds = time.perf_counter() - t1
+        step_seconds = check_seconds / max(1, S - warm)
+        compile_seconds = max(0.0, first_seconds - warm * step_seconds)
+        if args.save_rows:
+            pc.save_rows(args.save_rows, rows)
+        if args.dtype == "float64":
+            return 0
 
-    def twins():
-        out = []
-        for seed in pc.TWIN_ORDERS:
-            print(f"check: a fixed limit is exceeded; running the peer's twin with the examples in order {seed} "
-                  "(reversed)" if seed == 0 else f"check: running the peer's twin with examples in random order {seed}")
-            sys.stdout.flush()
-            twin = TorchPeer(torch, pc.permuted(dump, seed), args.mode, str(dev))
-            r = np.full((S, dump.K, len(dump.columns)), np.nan)
-            twin.consumer = collect_into(r)
-            twin.run(S)
-            twin.flush()
-            out.append(r)
-        return out
-
-    passed, max_errors, lines, failures, notes = pc.compare(dump, rows, S, args.rtol, args.max_examples, twins)
-    pc.print_check(dump, passed, lines, failures, S, args.rtol, args.max_examples, notes)
-    if not passed:
-        print("not timed: the curves differ from groove's")
-        return 1
-    print(f"check passed ({S} steps in {check_seconds + first_seconds:.2f} s; first {warm} steps "
-          f"{first_seconds:.2f} s)")
-    if args.check_only:
-        return 0
+        script_args = ["--mode", args.mode, "--device", args.device, "--threads", str(args.threads)]
+        reference = pc.float64_reference(os.path.abspath(__file__), script_args, dump, S)
+        passed, max_errors, lines, failures, notes, distances = pc.compare(
+            dump, rows, S, args.rtol, args.max_examples, reference)
+        pc.print_check(dump, passed, lines, failures, S, args.rtol, args.max_examples, notes)
+        if not passed:
+            print("not timed: the curves differ from groove's")
+            return 1
+        print(f"check passed ({S} steps in {check_seconds + first_seconds:.2f} s; first {warm} steps "
+              f"{first_seconds:.2f} s)")
+        if args.check_only:
+            return 0
+        check = pc.check_record(S, max_errors, notes, distances, args.rtol, args.max_examples)
 
     # --- timing ----------------------------------------------------------------------------------
     peer.consumer = None  # rows still copied to the host every log_every steps; not kept
@@ -604,8 +643,7 @@ def main(argv):
     result["device_info"] = info
     result["implementation"] = peer.impl
     pc.finish_timing(result, dump, n, seconds, compile_seconds)
-    result["check"] = {"steps": S, "passed": True, "max_errors": max_errors, "notes": notes,
-                       "limits": {"continuous_fraction_of_peak": args.rtol, "accuracy_examples": args.max_examples}}
+    result["check"] = check
     result["drain_every"] = peer.R
     result["notes"] = "; ".join([
         peer.impl,
