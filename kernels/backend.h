@@ -54,6 +54,13 @@ struct LossShape {
   void bias_add(T* y, const T* x, const T* bias, std::int64_t models, std::int64_t rows, std::int64_t cols,          \
                 bool shared_bias, Context& ctx);                                                                     \
   template <typename T>                                                                                              \
+  void bias_activation(T* y, const T* bias, std::int64_t models, std::int64_t rows, std::int64_t cols,               \
+                       bool shared_bias, Activation act, T slope, Context& ctx);                                     \
+  template <typename T>                                                                                              \
+  void activation_backward_from_output(T* dz, T* dbias, const T* dy, const T* y, std::int64_t models,                \
+                                       std::int64_t rows, std::int64_t cols, Activation act, T slope,                \
+                                       bool accumulate_dz, bool accumulate_dbias, Context& ctx);                     \
+  template <typename T>                                                                                              \
   void binary(T* z, const T* x, const T* y, std::int64_t n, BinaryOp op, Context& ctx);                              \
   /* y = (accumulate ? y : 0) + alpha * (alpha_k ? alpha_k[model] : 1) * x over [models, per_model] */               \
   template <typename T>                                                                                              \
@@ -117,6 +124,10 @@ GROOVE_BACKEND_DECLARATIONS
   template void activation_forward<T>(T*, const T*, std::int64_t, Activation, T, Context&);                    \
   template void activation_backward<T>(T*, const T*, const T*, std::int64_t, Activation, T, bool, Context&);   \
   template void bias_add<T>(T*, const T*, const T*, std::int64_t, std::int64_t, std::int64_t, bool, Context&); \
+  template void bias_activation<T>(T*, const T*, std::int64_t, std::int64_t, std::int64_t, bool, Activation, T,  \
+                                   Context&);                                                                 \
+  template void activation_backward_from_output<T>(T*, T*, const T*, const T*, std::int64_t, std::int64_t,     \
+                                                   std::int64_t, Activation, T, bool, bool, Context&);          \
   template void binary<T>(T*, const T*, const T*, std::int64_t, BinaryOp, Context&);                           \
   template void scale_add<T>(T*, const T*, std::int64_t, std::int64_t, T, const T*, bool, Context&);
 #define GROOVE_INSTANTIATE_FILL(T) template void fill<T>(T*, std::int64_t, T, Context&);

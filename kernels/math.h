@@ -128,6 +128,42 @@ GROOVE_HD inline T activation_derivative(T x, T slope) {
   }
 }
 
+// Whether phi'(x) can be read off phi(x) exactly, so a fused dense layer (linear + activation)
+// keeps only its output: identity, relu, and leaky_relu with a positive slope (y > 0 iff x > 0).
+// Not tanh / sigmoid (1 - y^2 and y (1 - y) cancel where they saturate) nor gelu / quadratic.
+GROOVE_HD inline bool activation_derivative_from_output_exact(Activation a, double slope) {
+  return a == Activation::identity || a == Activation::relu || (a == Activation::leaky_relu && slope > 0);
+}
+
+// phi'(x) from y = phi(x), for the activations above (equal to activation_derivative<A>(x), the
+// kink included: y > 0 exactly when x > 0).
+template <Activation A, typename T>
+GROOVE_HD inline T activation_derivative_from_output(T y, T slope) {
+  static_assert(A == Activation::identity || A == Activation::relu || A == Activation::leaky_relu,
+                "phi'(x) is not exact from phi(x) for this activation");
+  if constexpr (A == Activation::identity) {
+    return T(1);
+  } else if constexpr (A == Activation::relu) {
+    return y > T(0) ? T(1) : T(0);
+  } else {
+    return y > T(0) ? T(1) : slope;
+  }
+}
+
+// Calls f(std::integral_constant<Activation, A>{}) for the output-derivable activations only.
+template <typename F>
+inline decltype(auto) with_output_derivable_activation(Activation a, F&& f) {
+  switch (a) {
+    case Activation::identity:
+      return f(std::integral_constant<Activation, Activation::identity>{});
+    case Activation::relu:
+      return f(std::integral_constant<Activation, Activation::relu>{});
+    default:
+      break;
+  }
+  return f(std::integral_constant<Activation, Activation::leaky_relu>{});
+}
+
 // Calls f(std::integral_constant<Activation, A>{}) for the runtime value `a`, so kernels are
 // instantiated once per activation instead of branching per element.
 template <typename F>

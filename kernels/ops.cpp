@@ -151,6 +151,55 @@ void bias_add(Tensor& y, const Tensor& x, const Tensor& bias, Context& ctx) {
   });
 }
 
+void bias_activation(Tensor& y, const Tensor& bias, Activation act, Context& ctx, double slope) {
+  check_float(y, "bias_activation", "y");
+  check_on(y, "bias_activation", "y", ctx);
+  GROOVE_CHECK(y.ndim() >= 2, "bias_activation: 'y' must be [K, ..., N], got ", y.str());
+  const std::int64_t models = y.dim(0), cols = y.dim(-1);
+  const std::int64_t rows = y.shape().prod(1, y.ndim() - 1);
+  const bool has_bias = bias.defined();
+  const bool shared = has_bias && bias.ndim() == 1;
+  if (has_bias) {
+    check_on(bias, "bias_activation", "bias", ctx);
+    GROOVE_CHECK(bias.dtype() == y.dtype(), "bias_activation: 'bias' is ", bias.str(), " but 'y' is ", y.str());
+    GROOVE_CHECK(
+        (shared && bias.dim(0) == cols) || (bias.ndim() == 2 && bias.dim(0) == models && bias.dim(1) == cols),
+        "bias_activation: 'bias' has shape ", bias.shape().str(), ", expected [", models, ", ", cols, "] or shared [",
+        cols, "] for y ", y.str());
+  }
+  GROOVE_DISPATCH_FLOAT(y.dtype(), "bias_activation", [&] {
+    GROOVE_BACKEND(ctx, bias_activation<T>)
+    (y.data<T>(), has_bias ? bias.data<T>() : nullptr, models, rows, cols, shared, act, static_cast<T>(slope), ctx);
+  });
+}
+
+void activation_backward_from_output(Tensor& dz, Tensor& dbias, const Tensor& dy, const Tensor& y, Activation act,
+                                     bool accumulate_dz, bool accumulate_dbias, Context& ctx, double slope) {
+  const char* op = "activation_backward_from_output";
+  GROOVE_CHECK(math::activation_derivative_from_output_exact(act, slope), op, ": the derivative of ",
+               activation_name(act), (act == Activation::leaky_relu ? " with a slope <= 0" : ""),
+               " cannot be taken from its output exactly; keep the pre-activation (activation_backward)");
+  check_float(y, op, "y");
+  check_on(y, op, "y", ctx);
+  check_on(dy, op, "dy", ctx);
+  check_on(dz, op, "dz", ctx);
+  check_same(dy, "dy", y, "y", op);
+  check_same(dz, "dz", y, "y", op);
+  GROOVE_CHECK(y.ndim() >= 2, op, ": 'y' must be [K, ..., N], got ", y.str());
+  const std::int64_t models = y.dim(0), cols = y.dim(-1);
+  const std::int64_t rows = y.shape().prod(1, y.ndim() - 1);
+  if (dbias.defined()) {
+    check_on(dbias, op, "dbias", ctx);
+    GROOVE_CHECK(dbias.dtype() == y.dtype() && dbias.ndim() == 2 && dbias.dim(0) == models && dbias.dim(1) == cols,
+                 op, ": 'dbias' is ", dbias.str(), ", expected [", models, ", ", cols, "] ", dtype_name(y.dtype()));
+  }
+  GROOVE_DISPATCH_FLOAT(y.dtype(), op, [&] {
+    GROOVE_BACKEND(ctx, activation_backward_from_output<T>)
+    (dz.data<T>(), dbias.defined() ? dbias.data<T>() : nullptr, dy.data<T>(), y.data<T>(), models, rows, cols, act,
+     static_cast<T>(slope), accumulate_dz, accumulate_dbias, ctx);
+  });
+}
+
 void binary(Tensor& z, const Tensor& x, const Tensor& y, BinaryOp op, Context& ctx) {
   const char* name = kBinaryOpNames[static_cast<int>(op)];
   check_float(x, name, "x");

@@ -8,12 +8,13 @@
 // tensor. Where an op says "shared", the input may omit K and is used by all models.
 //
 // Where each op lives (forward / backward / CPU kernel / CUDA kernel / test):
-//   gemm                       kernels/cpu/gemm.cpp        kernels/cuda/gemm.cu         tests/kernels/test_gemm*.cpp
-//   activation, bias_add,      kernels/cpu/elementwise.cpp kernels/cuda/elementwise.cu
-//   tests/kernels/test_elementwise*.cpp binary, scale, axpy, fill, copy reduce, argmax kernels/cpu/reduce.cpp
-//   kernels/cuda/reduce.cu       tests/kernels/test_reduce*.cpp gather_rows, one_hot       kernels/cpu/index.cpp
-//   kernels/cuda/index.cu        tests/kernels/test_index*.cpp random_*                   kernels/cpu/random.cpp
-//   kernels/cuda/random.cu       tests/kernels/test_random*.cpp
+//   gemm                        kernels/cpu/gemm.cpp         kernels/cuda/gemm.cu         tests/kernels/test_gemm.cpp
+//   activation, bias_add,       kernels/cpu/elementwise.cpp  kernels/cuda/elementwise.cu  tests/kernels/test_elementwise.cpp
+//     bias_activation, activation_backward_from_output, binary, scale, axpy, fill, copy
+//   reduce, argmax              kernels/cpu/reduce.cpp       kernels/cuda/reduce.cu       tests/kernels/test_reduce.cpp
+//   gather_rows, one_hot        kernels/cpu/index.cpp        kernels/cuda/index.cu        tests/kernels/test_index.cpp
+//   random_*                    kernels/cpu/random.cpp       kernels/cuda/random.cu       tests/kernels/test_random.cpp
+//   CUDA kernels against their CPU twins: tests/kernels/test_ops_cuda.cpp
 // Statistics ops (metrics/), each family in its own header with the same layout:
 //   kernels/stats_ops.h  (per-step statistics)   kernels/cpu/stats.cpp  kernels/cuda/stats.cu
 //   kernels/svm_ops.h    (SVM dual solver)        kernels/cpu/svm.cpp    kernels/cuda/svm.cu
@@ -78,6 +79,23 @@ void activation_backward(Tensor& dx, const Tensor& dy, const Tensor& x, Activati
 
 // y[k, ..., n] = x[k, ..., n] + bias[k, n]; bias may be shared [N]. x: [K, rows..., N]; y may alias x.
 void bias_add(Tensor& y, const Tensor& x, const Tensor& bias, Context& ctx);
+
+// The fused tail of a dense layer (nn::linear with an activation), in place on y [K, rows..., N]:
+//   y = phi(y + bias[k, n]); bias [K, N], shared [N] or undefined (no bias).
+// One pass instead of bias_add + activation_forward. Any activation.
+void bias_activation(Tensor& y, const Tensor& bias, Activation act, Context& ctx, double slope = 0.01);
+// Its backward, from the layer's output y = phi(z) (no pre-activation kept): for activations with
+// activation_derivative_from_output_exact(act, slope) only (else an error naming the activation),
+//   dz = dy * phi'(z)                  (dz += ... when accumulate_dz)
+//   dbias[k, n] = sum over rows of dy * phi'(z)   (+= when accumulate_dbias; skipped when
+//                                                   dbias is undefined): CPU: partial sums of
+//                                                   16 rows in T added in double; CUDA: double
+//                                                   sums over 8 strided row groups.
+// One pass over dy and y instead of activation_backward + the bias gradient's reduction. The sum
+// over rows runs in a fixed order per (model, column), the same for any K (batch-invariant).
+// dz may alias dy.
+void activation_backward_from_output(Tensor& dz, Tensor& dbias, const Tensor& dy, const Tensor& y, Activation act,
+                                     bool accumulate_dz, bool accumulate_dbias, Context& ctx, double slope = 0.01);
 
 // z = x op y elementwise (same shapes); z may alias x or y.
 void binary(Tensor& z, const Tensor& x, const Tensor& y, BinaryOp op, Context& ctx);

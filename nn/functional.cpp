@@ -42,8 +42,10 @@ void write_grad(Tensor dst, const Tensor& src, bool accumulate, Context& ctx) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-// linear: y = s * x @ w^T + b.   aux: [0] per-model scale or undefined, [1] ones [1, P] (bias
-// gradient as a GEMM), [2] scratch dy * s (per-model scale only).   real[0]: scalar scale.
+// linear: y = s * x @ w^T + b, and dense: y = phi(s * x @ w^T + b) (the same node functions).
+// aux: [0] per-model scale or undefined, [1] ones [1, P] (linear's bias gradient as a GEMM),
+// [2] scratch dy * s (per-model scale only), [3] dense: dz = dy * phi'.   real[0]: scalar scale;
+// real[1]: dense's slope; ints[0]: dense's Activation.
 
 namespace {
 void linear_forward(TapeNode& n, Tape& t) {
@@ -54,12 +56,26 @@ void linear_forward(TapeNode& n, Tape& t) {
   o.alpha = n.real[0];
   ops::gemm(y, t.value(in(n, 0)), t.value(in(n, 1)), o, ctx);
   if (n.aux[0].defined()) ops::scale(y, y, n.aux[0], ctx);
-  if (in(n, 2) >= 0) ops::bias_add(y, y, t.value(in(n, 2)), ctx);
+  if (n.kind == static_cast<int>(OpKind::dense)) {  // y = phi(y + b) in one pass
+    ops::bias_activation(y, in(n, 2) >= 0 ? t.value(in(n, 2)) : Tensor(), static_cast<Activation>(n.ints[0]), ctx,
+                         n.real[1]);
+  } else if (in(n, 2) >= 0) {
+    ops::bias_add(y, y, t.value(in(n, 2)), ctx);
+  }
 }
 
 void linear_backward(TapeNode& n, Tape& t, const bool* accumulate) {
   Context& ctx = t.context();
-  const Tensor& dy = t.grad(n.output);  // [K, P, N]
+  Tensor dy = t.grad(n.output);  // [K, P, N]
+  const bool has_bias = in(n, 2) >= 0 && t.requires_grad(in(n, 2));
+  bool bias_done = false;
+  if (n.kind == static_cast<int>(OpKind::dense)) {  // dy <- dz = dy * phi'(z), and db, in one pass
+    Tensor db = has_bias ? t.grad(in(n, 2)) : Tensor();
+    ops::activation_backward_from_output(n.aux[3], db, dy, t.value(n.output), static_cast<Activation>(n.ints[0]),
+                                         false, has_bias && accumulate[2], ctx, n.real[1]);
+    dy = n.aux[3];
+    bias_done = true;
+  }
   Tensor g = dy;
   if (n.aux[0].defined()) {  // g = dy * s_k: the scale sits before the bias
     g = n.aux[2];
@@ -81,7 +97,7 @@ void linear_backward(TapeNode& n, Tape& t, const bool* accumulate) {
     Tensor dw = t.grad(in(n, 1));
     ops::gemm(dw, g, t.value(in(n, 0)), o, ctx);
   }
-  if (in(n, 2) >= 0 && t.requires_grad(in(n, 2))) {  // db = ones @ dy (sum over examples)
+  if (has_bias && !bias_done) {  // db = ones @ dy (sum over examples)
     ops::GemmOptions o;
     o.beta = accumulate[2] ? 1.0 : 0.0;
     const Tensor& db = t.grad(in(n, 2));
@@ -91,44 +107,66 @@ void linear_backward(TapeNode& n, Tape& t, const bool* accumulate) {
 }
 }  // namespace
 
-Var linear(Tape& tape, Var x, Var w, Var b, double scale, const Tensor& scale_per_model) {
+namespace {
+Var record_linear(Tape& tape, OpKind kind, Var x, Var w, Var b, double scale, const Tensor& scale_per_model,
+                  Activation act, double slope) {
   Context& ctx = tape.context();
+  const char* name = kOpNames[static_cast<int>(kind)];
   const Tensor& xv = tape.value(x);
   const Tensor& wv = tape.value(w);
-  GROOVE_CHECK(wv.ndim() == 3, "linear: weight must be [K, N, D], got ", wv.str());
-  GROOVE_CHECK(xv.ndim() == 2 || xv.ndim() == 3, "linear: input must be [K, P, D] or shared [P, D], got ", xv.str());
-  GROOVE_CHECK(xv.dim(-1) == wv.dim(2), "linear: input ", xv.str(), " has ", xv.dim(-1), " features but the weight ",
+  GROOVE_CHECK(wv.ndim() == 3, name, ": weight must be [K, N, D], got ", wv.str());
+  GROOVE_CHECK(xv.ndim() == 2 || xv.ndim() == 3, name, ": input must be [K, P, D] or shared [P, D], got ", xv.str());
+  GROOVE_CHECK(xv.dim(-1) == wv.dim(2), name, ": input ", xv.str(), " has ", xv.dim(-1), " features but the weight ",
                wv.str(), " expects ", wv.dim(2));
-  GROOVE_CHECK(xv.ndim() == 2 || xv.dim(0) == wv.dim(0), "linear: input ", xv.str(), " and weight ", wv.str(),
+  GROOVE_CHECK(xv.ndim() == 2 || xv.dim(0) == wv.dim(0), name, ": input ", xv.str(), " and weight ", wv.str(),
                " have different model counts");
-  GROOVE_CHECK(!(xv.ndim() == 2 && tape.requires_grad(x)), "linear: a shared [P, D] input cannot require a gradient");
+  GROOVE_CHECK(!(xv.ndim() == 2 && tape.requires_grad(x)), name, ": a shared [P, D] input cannot require a gradient");
   const std::int64_t k = wv.dim(0), p = xv.dim(-2), nout = wv.dim(1);
   if (b.defined()) {
-    check_shape(tape.value(b), "linear: bias", {k, nout});
+    check_shape(tape.value(b), (std::string(name) + ": bias").c_str(), {k, nout});
   }
   if (scale_per_model.defined()) {
-    check_shape(scale_per_model, "linear: scale_per_model", {k});
-    GROOVE_CHECK(scale_per_model.dtype() == wv.dtype(), "linear: scale_per_model ", scale_per_model.str(),
+    check_shape(scale_per_model, (std::string(name) + ": scale_per_model").c_str(), {k});
+    GROOVE_CHECK(scale_per_model.dtype() == wv.dtype(), name, ": scale_per_model ", scale_per_model.str(),
                  " must have the weight's dtype");
   }
-  TapeNode n = make_node(OpKind::linear, linear_forward, linear_backward, {x, w, b});
+  const bool dense = kind == OpKind::dense;
+  if (dense) {
+    GROOVE_CHECK(math::activation_derivative_from_output_exact(act, slope), "dense: the derivative of ",
+                 ops::activation_name(act), act == Activation::leaky_relu ? " with slope <= 0" : "",
+                 " cannot be taken from its output; use linear followed by activation");
+  }
+  TapeNode n = make_node(kind, linear_forward, linear_backward, {x, w, b});
   if (!b.defined()) n.inputs[2] = -1;
   n.n_inputs = b.defined() ? 3 : 2;
   n.real[0] = scale;
-  n.aux.resize(3);
+  n.real[1] = slope;
+  n.ints[0] = static_cast<std::int64_t>(act);
+  n.aux.resize(4);
   n.aux[0] = scale_per_model;
   Tensor y = Tensor::empty({k, p, nout}, wv.dtype(), ctx);
   n.output = tape.new_output(y, n).id;
   if (tape.requires_grad(Var{n.output})) {
-    if (b.defined()) {
+    if (b.defined() && !dense) {
       n.aux[1] = Tensor::empty({1, p}, wv.dtype(), ctx);
       ops::fill(n.aux[1], 1.0, ctx);
     }
     if (scale_per_model.defined()) n.aux[2] = Tensor::empty(y.shape(), y.dtype(), ctx);
+    if (dense) n.aux[3] = Tensor::empty(y.shape(), y.dtype(), ctx);  // dz
   }
   const int out = n.output;
   tape.record(std::move(n));
   return Var{out};
+}
+}  // namespace
+
+Var linear(Tape& tape, Var x, Var w, Var b, double scale, const Tensor& scale_per_model) {
+  return record_linear(tape, OpKind::linear, x, w, b, scale, scale_per_model, Activation::identity, 0.0);
+}
+
+Var dense(Tape& tape, Var x, Var w, Var b, Activation act, double slope, double scale,
+          const Tensor& scale_per_model) {
+  return record_linear(tape, OpKind::dense, x, w, b, scale, scale_per_model, act, slope);
 }
 
 // ---------------------------------------------------------------------------------------------

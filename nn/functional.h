@@ -12,17 +12,26 @@
 
 namespace groove::nn {
 
-enum class OpKind : std::uint8_t { linear, activation, add, dropout, gaussian_noise, loss };
-inline constexpr int kNumOpKinds = 6;
-inline constexpr const char* kOpNames[kNumOpKinds] = {"linear",  "activation",     "add",
-                                                      "dropout", "gaussian_noise", "loss"};
-static_assert(static_cast<int>(OpKind::loss) + 1 == kNumOpKinds, "update kOpNames");
+enum class OpKind : std::uint8_t { linear, activation, add, dropout, gaussian_noise, loss, dense };
+inline constexpr int kNumOpKinds = 7;
+inline constexpr const char* kOpNames[kNumOpKinds] = {"linear",         "activation", "add",  "dropout",
+                                                      "gaussian_noise", "loss",       "dense"};
+static_assert(static_cast<int>(OpKind::dense) + 1 == kNumOpKinds, "update kOpNames");
 
 // y = scale * (x @ w^T) + b, where scale is `scale_per_model` [K] (when defined, same dtype, on
 // the device: e.g. mean-field's 1/(gamma_k N)) times the scalar `scale`.
 //   x: [K, P, D] or shared [P, D] (data only: a shared input cannot require a gradient)
 //   w: [K, N, D];  b: [K, N] or undefined Var;  y: [K, P, N]
 Var linear(Tape& tape, Var x, Var w, Var b, double scale = 1.0, const Tensor& scale_per_model = Tensor());
+
+// A dense layer, y = phi(scale * (x @ w^T) + b), as one node: the GEMM, then one fused pass for
+// bias + activation (ops::bias_activation). The backward takes phi' from y (no pre-activation is
+// kept) and computes dz and the bias gradient in one pass (ops::activation_backward_from_output),
+// so only activations with ops'/math's activation_derivative_from_output_exact(act, slope) are
+// accepted (identity, relu, leaky_relu with slope > 0); use linear + activation for the others.
+// Same shapes as linear; the same values and gradients as linear followed by activation.
+Var dense(Tape& tape, Var x, Var w, Var b, Activation act, double slope = 0.01, double scale = 1.0,
+          const Tensor& scale_per_model = Tensor());
 
 // y = phi(x) elementwise; `slope` is leaky_relu's negative slope.
 Var activation(Tape& tape, Var x, Activation act, double slope = 0.01);

@@ -91,14 +91,24 @@ Var Mlp::forward(Tape& tape, Var x, const RngRef& rng) const {
     const double scale = spec_.parameterization == Parameterization::standard || mf_readout
                              ? 1.0
                              : 1.0 / std::sqrt(static_cast<double>(fan_in));
-    h = linear(tape, h, w, b, scale, mf_readout ? readout_scale_ : Tensor());
+    const Tensor per_model = mf_readout ? readout_scale_ : Tensor();
+    const bool noise = !readout && spec_.noise_stddev > 0 && rng.train;
+    // A hidden layer is one fused dense node (GEMM, then bias + activation in one pass; phi' from
+    // its output) unless noise goes between the product and the activation, or phi' cannot be
+    // read off the output exactly (tanh, sigmoid, gelu, quadratic).
+    const bool fused = !readout && !noise && math::activation_derivative_from_output_exact(spec_.activation, spec_.slope);
+    if (fused) {
+      h = dense(tape, h, w, b, spec_.activation, spec_.slope, scale, per_model);
+    } else {
+      h = linear(tape, h, w, b, scale, per_model);
+    }
     if (!readout) {
-      if (spec_.noise_stddev > 0 && rng.train) {
+      if (noise) {
         RngRef r = rng;
         r.stream = rng.stream + 0x100u + static_cast<std::uint64_t>(l);
         h = gaussian_noise(tape, h, spec_.noise_stddev, r);
       }
-      h = activation(tape, h, spec_.activation, spec_.slope);
+      if (!fused) h = activation(tape, h, spec_.activation, spec_.slope);
       if (l + 2 == layers()) tape.tag("features", h);  // the last hidden layer, before dropout
       if (spec_.dropout > 0 && rng.train) {
         RngRef r = rng;

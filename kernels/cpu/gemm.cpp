@@ -29,19 +29,44 @@ int to_blas_int(std::int64_t v, const char* what) {
   return static_cast<int>(v);
 }
 
-// One product with BLAS. beta == 0 must ignore c's old contents (even NaN): zero it first, since
-// not every BLAS kernel special-cases beta == 0.
+// Products with a small inner dimension (k <= kSmallK, b not transposed: e.g. the gradient of a
+// readout's input, [P, C] @ [C, N] with C classes): a rank-k update written row by row, one pass
+// over c, vectorized along n. BLAS would pack both operands and run its k-blocked kernel for k = 2.
+constexpr std::int64_t kSmallK = 8;
+
+template <typename T>
+void small_k_one(T* c, const T* a, const T* b, std::int64_t m, std::int64_t n, std::int64_t k, bool ta, T alpha,
+                 T beta) {
+  for (std::int64_t i = 0; i < m; ++i) {
+    T* ci = c + i * n;
+    if (beta == T(0)) {
+#pragma omp simd
+      for (std::int64_t j = 0; j < n; ++j) ci[j] = T(0);
+    } else if (beta != T(1)) {
+#pragma omp simd
+      for (std::int64_t j = 0; j < n; ++j) ci[j] *= beta;
+    }
+    for (std::int64_t p = 0; p < k; ++p) {
+      const T av = alpha * (ta ? a[p * m + i] : a[i * k + p]);
+      const T* bp = b + p * n;
+#pragma omp simd
+      for (std::int64_t j = 0; j < n; ++j) ci[j] += av * bp[j];
+    }
+  }
+}
+
+// One product with BLAS. beta == 0 ignores c's old contents (even NaN): the BLAS contract ("when
+// beta is zero, c need not be set on input"), which OpenBLAS and the reference BLAS implement by
+// writing zeros; tests/kernels/test_gemm.cpp (BetaZeroIgnoresNaNInOutput) holds the linked BLAS
+// to it. Zeroing c here as well would cost one more pass over c (~10% of a large-K CPU step).
 template <typename T>
 void vendor_one(T* c, const T* a, const T* b, std::int64_t m, std::int64_t n, std::int64_t k, bool ta, bool tb, T alpha,
                 T beta) {
-  if (beta == T(0)) {
-    for (std::int64_t i = 0; i < m * n; ++i) c[i] = T(0);
-  }
-  const int mi = to_blas_int(m, "m"), ni = to_blas_int(n, "n"), ki = to_blas_int(k, "k");
-  if (ki == 0) {  // BLAS may skip the beta scaling when k == 0
-    for (std::int64_t i = 0; i < m * n; ++i) c[i] *= beta;
+  if ((k <= kSmallK && !tb) || k == 0) {  // k == 0: BLAS may skip the beta scaling
+    small_k_one(c, a, b, m, n, k, ta, alpha, beta);
     return;
   }
+  const int mi = to_blas_int(m, "m"), ni = to_blas_int(n, "n"), ki = to_blas_int(k, "k");
   blas_gemm(ta, tb, mi, ni, ki, alpha, a, ta ? mi : ki, b, tb ? ki : ni, beta, c, ni);
 }
 

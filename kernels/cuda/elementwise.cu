@@ -1,5 +1,7 @@
 // CUDA elementwise kernels: activations (forward/backward), bias add, binary ops, scale/axpy,
 // fill, copy. CPU twins: kernels/cpu/elementwise.cpp; shared math: kernels/math.h.
+#include <algorithm>
+
 #include "kernels/backend.h"
 #include "kernels/cuda/launch.h"
 
@@ -29,6 +31,53 @@ __global__ void bias_add_kernel(T* y, const T* x, const T* __restrict__ bias, st
     const std::int64_t col = i % cols;
     const std::int64_t model = i / (rows * cols);
     y[i] = x[i] + bias[shared_bias ? col : model * cols + col];
+  }
+}
+
+template <Activation A, typename T>
+__global__ void bias_activation_kernel(T* y, const T* __restrict__ bias, std::int64_t n, std::int64_t rows,
+                                       std::int64_t cols, bool shared_bias, T slope) {
+  for (std::int64_t i = global_thread(); i < n; i += grid_stride()) {
+    const std::int64_t col = i % cols;
+    const std::int64_t model = i / (rows * cols);
+    const T b = bias ? bias[shared_bias ? col : model * cols + col] : T(0);
+    y[i] = math::activation_forward<A>(bias ? y[i] + b : y[i], slope);
+  }
+}
+
+// Block (kDzCols columns x kDzRowGroups row groups) per (column tile, model): thread (tx, ty)
+// walks rows ty, ty + kDzRowGroups, ... of its column, writing dz and summing in double; the
+// row groups' sums are added in a fixed order (deterministic, independent of K).
+constexpr int kDzCols = 32;
+constexpr int kDzRowGroups = 8;
+
+template <Activation A, bool AccumulateDz, typename T>
+__global__ void __launch_bounds__(kDzCols* kDzRowGroups)
+    activation_backward_from_output_kernel(T* dz, T* __restrict__ dbias, const T* dy, const T* __restrict__ y,
+                                           std::int64_t models, std::int64_t rows, std::int64_t cols, T slope,
+                                           bool accumulate_dbias) {
+  __shared__ double partial[kDzRowGroups][kDzCols];
+  const int tx = static_cast<int>(threadIdx.x), ty = static_cast<int>(threadIdx.y);
+  const std::int64_t col = static_cast<std::int64_t>(blockIdx.x) * kDzCols + tx;
+  for (std::int64_t k = blockIdx.y; k < models; k += gridDim.y) {
+    double sum = 0;
+    if (col < cols) {
+      for (std::int64_t r = ty; r < rows; r += kDzRowGroups) {
+        const std::int64_t i = (k * rows + r) * cols + col;
+        const T g = dy[i] * math::activation_derivative_from_output<A>(y[i], slope);
+        dz[i] = AccumulateDz ? dz[i] + g : g;
+        sum += static_cast<double>(g);
+      }
+    }
+    partial[ty][tx] = sum;
+    __syncthreads();
+    if (ty == 0 && col < cols && dbias) {
+      double s = 0;
+      for (int g = 0; g < kDzRowGroups; ++g) s += partial[g][tx];
+      T* db = dbias + k * cols + col;
+      *db = static_cast<T>(accumulate_dbias ? static_cast<double>(*db) + s : s);
+    }
+    __syncthreads();
   }
 }
 
@@ -94,6 +143,42 @@ void bias_add(T* y, const T* x, const T* bias, std::int64_t models, std::int64_t
   const cudaStream_t stream = cuda_stream(ctx);
   bias_add_kernel<T><<<grid_for(n, ctx), kBlock, 0, stream>>>(y, x, bias, n, rows, cols, shared_bias);
   GROOVE_LAUNCH_CHECK(stream, "bias_add_kernel");
+}
+
+template <typename T>
+void bias_activation(T* y, const T* bias, std::int64_t models, std::int64_t rows, std::int64_t cols, bool shared_bias,
+                     Activation act, T slope, Context& ctx) {
+  const std::int64_t n = models * rows * cols;
+  if (n == 0) return;
+  const cudaStream_t stream = cuda_stream(ctx);
+  math::with_activation(act, [&](auto a) {
+    bias_activation_kernel<decltype(a)::value, T>
+        <<<grid_for(n, ctx), kBlock, 0, stream>>>(y, bias, n, rows, cols, shared_bias, slope);
+  });
+  GROOVE_LAUNCH_CHECK(stream, "bias_activation_kernel");
+}
+
+template <typename T>
+void activation_backward_from_output(T* dz, T* dbias, const T* dy, const T* y, std::int64_t models, std::int64_t rows,
+                                     std::int64_t cols, Activation act, T slope, bool accumulate_dz,
+                                     bool accumulate_dbias, Context& ctx) {
+  if (models * rows * cols == 0 && !dbias) return;
+  const cudaStream_t stream = cuda_stream(ctx);
+  const dim3 block(kDzCols, kDzRowGroups);
+  const dim3 grid(static_cast<unsigned>((cols + kDzCols - 1) / kDzCols),
+                  static_cast<unsigned>(std::min<std::int64_t>(models, 65535)));
+  if (grid.x == 0 || grid.y == 0) return;
+  math::with_output_derivable_activation(act, [&](auto a) {
+    constexpr Activation A = decltype(a)::value;
+    if (accumulate_dz) {
+      activation_backward_from_output_kernel<A, true, T>
+          <<<grid, block, 0, stream>>>(dz, dbias, dy, y, models, rows, cols, slope, accumulate_dbias);
+    } else {
+      activation_backward_from_output_kernel<A, false, T>
+          <<<grid, block, 0, stream>>>(dz, dbias, dy, y, models, rows, cols, slope, accumulate_dbias);
+    }
+  });
+  GROOVE_LAUNCH_CHECK(stream, "activation_backward_from_output_kernel");
 }
 
 template <typename T>

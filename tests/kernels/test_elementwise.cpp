@@ -146,6 +146,101 @@ TEST(BiasAdd, PerModelAndShared) {
   EXPECT_THROW(ops::bias_add(y, x, wrong, ctx), Error);
 }
 
+// The fused dense-layer tail: bias + activation forward equals bias_add then activation_forward
+// exactly; the backward from the output equals activation_backward from the pre-activation, and
+// its bias gradient is the column sum (summed in double), for every output-derivable activation.
+class FusedDense : public ::testing::TestWithParam<Activation> {};
+
+TEST_P(FusedDense, ForwardEqualsBiasAddThenActivation) {
+  const Activation act = GetParam();
+  Context ctx;
+  for (DType dt : {DType::f32, DType::f64}) {
+    const Tensor z = test::random_tensor({3, 7, 300}, dt, 1);
+    const Tensor bias = test::random_tensor({3, 300}, dt, 2), shared = test::random_tensor({300}, dt, 3);
+    for (const Tensor* b : {&bias, &shared, static_cast<const Tensor*>(nullptr)}) {
+      Tensor expected = z.to(ctx), fused = z.to(ctx);
+      if (b) ops::bias_add(expected, expected, *b, ctx);
+      ops::activation_forward(expected, expected, act, ctx, 0.2);
+      ops::bias_activation(fused, b ? *b : Tensor(), act, ctx, 0.2);
+      EXPECT_TRUE(test::bitwise_equal(fused, expected)) << ops::activation_name(act) << (b ? "" : " no bias");
+    }
+  }
+}
+
+TEST_P(FusedDense, BackwardFromOutputMatchesPreActivationAndColumnSums) {
+  const Activation act = GetParam();
+  Context ctx;
+  const std::int64_t K = 3, R = 9, N = 300;  // N spans three column blocks, the last one partial
+  const Tensor z = test::random_tensor({K, R, N}, DType::f64, 4), dy = test::random_tensor({K, R, N}, DType::f64, 5);
+  Tensor y = z.to(ctx);
+  ops::activation_forward(y, y, act, ctx, 0.2);
+  Tensor expected_dz = Tensor::host(z.shape(), DType::f64);
+  ops::activation_backward(expected_dz, dy, z, act, false, ctx, 0.2);
+  Tensor expected_db = Tensor::host({K, N}, DType::f64);
+  for (std::int64_t k = 0; k < K; ++k)
+    for (std::int64_t n = 0; n < N; ++n) {
+      double sum = 0;
+      for (std::int64_t r = 0; r < R; ++r) sum += expected_dz.flat<double>((k * R + r) * N + n);
+      expected_db.flat<double>(k * N + n) = sum;
+    }
+  Tensor dz = Tensor::host(z.shape(), DType::f64), db = Tensor::host({K, N}, DType::f64);
+  ops::activation_backward_from_output(dz, db, dy, y, act, false, false, ctx, 0.2);
+  EXPECT_TRUE(test::bitwise_equal(dz, expected_dz));
+  EXPECT_TRUE(test::all_close(db, expected_db, 1e-14, 1e-13));
+
+  // Accumulation into both outputs, and dz written over dy in place.
+  const Tensor dz0 = test::random_tensor(z.shape(), DType::f64, 6), db0 = test::random_tensor({K, N}, DType::f64, 7);
+  Tensor dza = dz0.to(ctx), dba = db0.to(ctx);
+  ops::activation_backward_from_output(dza, dba, dy, y, act, true, true, ctx, 0.2);
+  for (std::int64_t i = 0; i < dz.numel(); ++i) expected_dz.flat<double>(i) += dz0.flat<double>(i);
+  for (std::int64_t i = 0; i < db.numel(); ++i) expected_db.flat<double>(i) += db0.flat<double>(i);
+  EXPECT_TRUE(test::all_close(dza, expected_dz, 1e-15, 1e-15));
+  EXPECT_TRUE(test::all_close(dba, expected_db, 1e-14, 1e-13));
+  Tensor inplace = dy.to(ctx), none;
+  ops::activation_backward_from_output(inplace, none, inplace, y, act, false, false, ctx, 0.2);
+  EXPECT_TRUE(test::bitwise_equal(inplace, dz));
+}
+
+TEST_P(FusedDense, BackwardIsBatchInvariantInFloat) {
+  // Model k's outputs do not depend on the other models (the CPU's batch-invariance promise).
+  const Activation act = GetParam();
+  Context ctx;
+  const std::int64_t K = 4, R = 64, N = 1000;  // large enough for the parallel path
+  const Tensor y = test::random_tensor({K, R, N}, DType::f32, 8), dy = test::random_tensor({K, R, N}, DType::f32, 9);
+  Tensor dz = Tensor::host(y.shape(), DType::f32), db = Tensor::host({K, N}, DType::f32);
+  ops::activation_backward_from_output(dz, db, dy, y, act, false, false, ctx, 0.2);
+  for (std::int64_t k = 0; k < K; ++k) {
+    Tensor y1 = y.models(k, 1).to_host(), dy1 = dy.models(k, 1).to_host();
+    Tensor dz1 = Tensor::host({1, R, N}, DType::f32), db1 = Tensor::host({1, N}, DType::f32);
+    ops::activation_backward_from_output(dz1, db1, dy1, y1, act, false, false, ctx, 0.2);
+    EXPECT_TRUE(test::bitwise_equal(dz1, dz.models(k, 1))) << "model " << k;
+    EXPECT_TRUE(test::bitwise_equal(db1, db.models(k, 1))) << "model " << k;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(OutputDerivable, FusedDense,
+                         ::testing::Values(Activation::identity, Activation::relu, Activation::leaky_relu),
+                         [](const auto& param_info) { return std::string(ops::activation_name(param_info.param)); });
+
+TEST(FusedDenseErrors, ActivationsWithoutAnExactOutputDerivativeAreRefused) {
+  Context ctx;
+  Tensor y = test::random_tensor({1, 2, 3}, DType::f32, 1), dz = y.to(ctx), db = Tensor::host({1, 3}, DType::f32);
+  for (Activation act : {Activation::tanh, Activation::sigmoid, Activation::gelu, Activation::quadratic}) {
+    try {
+      ops::activation_backward_from_output(dz, db, y, y, act, false, false, ctx);
+      FAIL() << ops::activation_name(act);
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(ops::activation_name(act)), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(ops::activation_backward_from_output(dz, db, y, y, Activation::leaky_relu, false, false, ctx, -0.1),
+               Error);  // a negative slope flips the sign: y > 0 no longer tells x > 0
+  Tensor wrong_db = Tensor::host({2, 3}, DType::f32);
+  EXPECT_THROW(ops::activation_backward_from_output(dz, wrong_db, y, y, Activation::relu, false, false, ctx), Error);
+  Tensor wrong_bias = Tensor::host({4}, DType::f32);
+  EXPECT_THROW(ops::bias_activation(y, wrong_bias, Activation::relu, ctx), Error);
+}
+
 TEST(Binary, AddSubMul) {
   Context ctx;
   Tensor x = test::random_tensor({7, 3}, DType::f32, 1), y = test::random_tensor({7, 3}, DType::f32, 2);

@@ -99,16 +99,52 @@ TEST(Gemm, HandCheckedProduct) {
 }
 
 TEST(Gemm, BetaZeroIgnoresNaNInOutput) {
+  // Inner dimension 4 (groove's small-k loop) and 40 (the linked BLAS, which must honour
+  // beta == 0 by itself: groove does not zero c first), every transpose.
   Context ctx;
   for (GemmAlgo algo : {GemmAlgo::vendor, GemmAlgo::handwritten}) {
-    Tensor a = test::random_tensor({2, 8, 4}, DType::f32, 1);
-    Tensor b = test::random_tensor({2, 4, 3}, DType::f32, 2);
-    Tensor c = Tensor::host({2, 8, 3}, DType::f32);
-    for (std::int64_t i = 0; i < c.numel(); ++i) c.flat<float>(i) = std::numeric_limits<float>::quiet_NaN();
-    GemmOptions o;
-    o.algo = algo;
-    ops::gemm(c, a, b, o, ctx);
-    for (std::int64_t i = 0; i < c.numel(); ++i) ASSERT_TRUE(std::isfinite(c.flat<float>(i))) << i;
+    for (std::int64_t k : {4, 40}) {
+      for (int t = 0; t < 4; ++t) {
+        GemmOptions o;
+        o.algo = algo;
+        o.trans_a = t & 1;
+        o.trans_b = t & 2;
+        Tensor a = test::random_tensor(o.trans_a ? Shape{2, k, 8} : Shape{2, 8, k}, DType::f32, 1);
+        Tensor b = test::random_tensor(o.trans_b ? Shape{2, 3, k} : Shape{2, k, 3}, DType::f32, 2);
+        Tensor c = Tensor::host({2, 8, 3}, DType::f32);
+        for (std::int64_t i = 0; i < c.numel(); ++i) c.flat<float>(i) = std::numeric_limits<float>::quiet_NaN();
+        ops::gemm(c, a, b, o, ctx);
+        for (std::int64_t i = 0; i < c.numel(); ++i) ASSERT_TRUE(std::isfinite(c.flat<float>(i))) << i << " k " << k;
+      }
+    }
+  }
+}
+
+TEST(Gemm, SmallInnerDimensionMatchesTheReference) {
+  // k <= 8 with b untransposed takes groove's rank-k loop instead of BLAS: every k, both a
+  // layouts, batched and shared operands, alpha and beta (0, 1 and other), f32 and f64.
+  Context ctx;
+  for (DType dt : {DType::f32, DType::f64}) {
+    for (std::int64_t k = 1; k <= 9; ++k) {
+      for (bool ta : {false, true}) {
+        for (double beta : {0.0, 1.0, -0.5}) {
+          GemmOptions o;
+          o.trans_a = ta;
+          o.alpha = 0.75;
+          o.beta = beta;
+          const std::int64_t batch = 3, m = 37, n = 131;
+          Tensor a = test::random_tensor(ta ? Shape{batch, k, m} : Shape{batch, m, k}, dt, 10 + k);
+          Tensor b = test::random_tensor({batch, k, n}, dt, 20 + k);
+          Tensor c0 = test::random_tensor({batch, m, n}, dt, 30 + k);
+          Tensor fast = c0.to(ctx), ref = c0.to(ctx);
+          ops::gemm(fast, a, b, o, ctx);
+          o.algo = GemmAlgo::handwritten;
+          ops::gemm(ref, a, b, o, ctx);
+          const double tol = dt == DType::f32 ? 1e-5 : 1e-13;
+          EXPECT_TRUE(test::all_close(fast, ref, tol, tol)) << "k " << k << " ta " << ta << " beta " << beta;
+        }
+      }
+    }
   }
 }
 

@@ -129,6 +129,37 @@ TEST_F(OpsCuda, BiasBinaryScaleFillCopy) {
   }
 }
 
+TEST_F(OpsCuda, FusedDenseTail) {
+  for (DType dt : {DType::f32, DType::f64}) {
+    for (std::int64_t n : kSizes) {
+      const std::int64_t rows = n > 1000 ? 97 : n, cols = n > 1000 ? 1031 : n + 2;  // partial column tiles
+      const Shape s{3, rows, cols};
+      const Tensor z = test::random_tensor(s, dt, 11), dy = test::random_tensor(s, dt, 12);
+      const Tensor bias = test::random_tensor({3, cols}, dt, 13), shared = test::random_tensor({cols}, dt, 14);
+      for (Activation act : {Activation::identity, Activation::relu, Activation::leaky_relu, Activation::tanh}) {
+        for (const Tensor* b : {&bias, &shared, static_cast<const Tensor*>(nullptr)}) {
+          Tensor y = z.to(*cpu), gy = on_gpu(z);
+          ops::bias_activation(y, b ? *b : Tensor(), act, *cpu, 0.1);
+          ops::bias_activation(gy, b ? on_gpu(*b) : Tensor(), act, *gpu, 0.1);
+          EXPECT_TRUE(test::all_close(gy, y)) << ops::activation_name(act) << " bias_activation rows " << rows;
+        }
+        if (act == Activation::tanh) continue;  // not output-derivable: refused (CPU test)
+        Tensor y = z.to(*cpu);
+        ops::activation_forward(y, y, act, *cpu, 0.1);
+        const Tensor gy = on_gpu(y), gdy = on_gpu(dy);
+        const Tensor dz0 = test::random_tensor(s, dt, 15), db0 = test::random_tensor({3, cols}, dt, 16);
+        for (bool accumulate : {false, true}) {
+          Tensor dz = dz0.to(*cpu), db = db0.to(*cpu), gdz = on_gpu(dz0), gdb = on_gpu(db0);
+          ops::activation_backward_from_output(dz, db, dy, y, act, accumulate, accumulate, *cpu, 0.1);
+          ops::activation_backward_from_output(gdz, gdb, gdy, gy, act, accumulate, accumulate, *gpu, 0.1);
+          EXPECT_TRUE(test::all_close(gdz, dz)) << ops::activation_name(act) << " dz rows " << rows;
+          EXPECT_TRUE(test::all_close(gdb, db)) << ops::activation_name(act) << " dbias rows " << rows;
+        }
+      }
+    }
+  }
+}
+
 TEST_F(OpsCuda, ReductionsAndArgmax) {
   for (DType dt : {DType::f32, DType::f64}) {
     for (std::int64_t n : kSizes) {

@@ -4,6 +4,8 @@
 // forward used with minibatches and dropout, and PGD.
 #include <gtest/gtest.h>
 
+#include <iomanip>
+
 #include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -468,7 +470,10 @@ TEST(Monitor, PeriodicColumnsMatchDirectCalls) {
     EXPECT_EQ(col("train_acc"), 1.0);
     EXPECT_EQ(col("svm_separable"), 1.0);
     EXPECT_GT(col("svm_margin"), 0.0);
-    EXPECT_LE(col("svm_margin"), col("svm_margin_bound") * (1 + 1e-9));
+    // svm_margin = 1/||w|| equals the bound ||w|| / sum a only at the exact optimum; the solver stops
+    // at a KKT violation < tol = 1e-6, so the two may cross by O(tol) relative (1.8e-7 seen).
+    EXPECT_LE(col("svm_margin"), col("svm_margin_bound") * (1 + 1e-5))
+        << std::setprecision(17) << col("svm_margin") << " " << col("svm_margin_bound");
   }
   // Periodic columns exist at steps 0, 100, 200 and the end only.
   int computed = 0;
