@@ -26,6 +26,35 @@ inline double lane_sum(std::int64_t n, const F& f) {
   for (; i < n; ++i) acc[i % 8] += f(i);
   return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
+
+// Three lane_sums in one pass: f(i, x, y, z) sets the three terms of i. Each sum has exactly
+// lane_sum's order, so the results are bitwise those of three separate calls.
+template <typename F>
+inline void lane_sum3(std::int64_t n, const F& f, double& sx, double& sy, double& sz) {
+  double ax[8] = {0, 0, 0, 0, 0, 0, 0, 0}, ay[8] = {0, 0, 0, 0, 0, 0, 0, 0}, az[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+#pragma omp simd
+    for (int l = 0; l < 8; ++l) {
+      double x, y, z;
+      f(i + l, x, y, z);
+      ax[l] += x;
+      ay[l] += y;
+      az[l] += z;
+    }
+  }
+  for (; i < n; ++i) {
+    double x, y, z;
+    f(i, x, y, z);
+    ax[i % 8] += x;
+    ay[i % 8] += y;
+    az[i % 8] += z;
+  }
+  const auto tree = [](const double* a) { return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); };
+  sx = tree(ax);
+  sy = tree(ay);
+  sz = tree(az);
+}
 }  // namespace
 
 template <typename T>
@@ -101,12 +130,16 @@ void param_norms(double* out, const T* values, const T* initial, const T* grads,
         const std::int64_t per = weights.per_model[l], base = weights.offset[l] + k * per;
         const T* v = values + base;
         const T* v0 = initial + base;
-        const double w2 = lane_sum(per, [=](std::int64_t i) { return static_cast<double>(v[i]) * v[i]; });
-        const double d2 = lane_sum(per, [=](std::int64_t i) {
-          const double d = static_cast<double>(v[i]) - static_cast<double>(v0[i]);
-          return d * d;
-        });
-        const double w02 = lane_sum(per, [=](std::int64_t i) { return static_cast<double>(v0[i]) * v0[i]; });
+        double w2, d2, w02;  // one pass over the weights and their initial values
+        lane_sum3(
+            per,
+            [=](std::int64_t i, double& x, double& y, double& z) {
+              const double vi = static_cast<double>(v[i]), v0i = static_cast<double>(v0[i]);
+              x = vi * vi;
+              y = (vi - v0i) * (vi - v0i);
+              z = v0i * v0i;
+            },
+            w2, d2, w02);
         out[k * width + 3 * l] = w2;
         out[k * width + 3 * l + 1] = d2;
         out[k * width + 3 * l + 2] = w02;

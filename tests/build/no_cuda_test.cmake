@@ -1,6 +1,9 @@
-# Builds groove with GROOVE_CUDA=OFF (the CPU-only branch of every compile-time switch) and runs
-# its CPU tests and `groove info` there. Usage:
-#   cmake -DSOURCE_DIR=... -DWORK_DIR=... -DWERROR=ON|OFF -DPYTHON=... -P no_cuda_test.cmake
+# Builds groove with GROOVE_CUDA=OFF (the CPU-only branch of every compile-time switch) and with
+# GROOVE_NATIVE=NATIVE (the main build's other branch), runs its CPU tests and `groove info`
+# there, and, given the main build's CLI, checks that both train bit for bit alike on the CPU
+# (GROOVE_NATIVE changes the speed, never the results). Usage:
+#   cmake -DSOURCE_DIR=... -DWORK_DIR=... -DWERROR=ON|OFF -DPYTHON=... -DNATIVE=ON|OFF
+#         [-DMAIN_CLI=path/to/groove] -P no_cuda_test.cmake
 function(run_step name)
   execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   string(LENGTH "${out}" n)
@@ -18,12 +21,32 @@ function(run_step name)
 endfunction()
 
 run_step(configure ${CMAKE_COMMAND} -S "${SOURCE_DIR}" -B "${WORK_DIR}" -G Ninja -DCMAKE_BUILD_TYPE=Release
-         -DGROOVE_CUDA=OFF -DGROOVE_BUILD_BENCH=OFF -DGROOVE_WERROR=${WERROR} "-DGROOVE_TEST_PYTHON=${PYTHON}")
+         -DGROOVE_CUDA=OFF -DGROOVE_BUILD_BENCH=OFF -DGROOVE_WERROR=${WERROR} "-DGROOVE_TEST_PYTHON=${PYTHON}"
+         -DGROOVE_NATIVE=${NATIVE})
 run_step(build ${CMAKE_COMMAND} --build "${WORK_DIR}" --target test_runtime test_kernels groove_cli)
 run_step(test_runtime "${WORK_DIR}/tests/runtime/test_runtime")
 run_step(test_kernels "${WORK_DIR}/tests/kernels/test_kernels")
 run_step(info "${WORK_DIR}/tools/groove" info)
 if(NOT last_output MATCHES "CUDA backend off" OR NOT last_output MATCHES "built without the CUDA backend")
   message(FATAL_ERROR "no-CUDA build test: groove info does not report a CPU-only build")
+endif()
+if(MAIN_CLI)
+  set(config "D=24,N=96,P=80,C=3,K=3")
+  foreach(side main other)
+    file(REMOVE_RECURSE "${WORK_DIR}/dump-${side}")
+  endforeach()
+  run_step(dump_main "${MAIN_CLI}" bench --device cpu --config ${config} --dump "${WORK_DIR}/dump-main"
+           --dump-steps 300 --quiet)
+  run_step(dump_other "${WORK_DIR}/tools/groove" bench --device cpu --config ${config} --dump "${WORK_DIR}/dump-other"
+           --dump-steps 300 --quiet)
+  foreach(f init.npz data.npz curves.npz)
+    file(SHA256 "${WORK_DIR}/dump-main/${f}" main_hash)
+    file(SHA256 "${WORK_DIR}/dump-other/${f}" other_hash)
+    if(NOT main_hash STREQUAL other_hash)
+      message(FATAL_ERROR "no-CUDA build test: ${f} of `groove bench --dump` differs between the main build and "
+                          "this one (GROOVE_NATIVE=${NATIVE}): the builds do not compute the same bits")
+    endif()
+  endforeach()
+  message("== the main build and this one (GROOVE_NATIVE=${NATIVE}) wrote identical dumps of ${config}")
 endif()
 message("no-CUDA build: ok")
