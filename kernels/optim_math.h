@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "runtime/hostdevice.h"
 
@@ -68,39 +69,73 @@ GROOVE_HD inline double schedule_factor(const Schedule& s, std::int64_t t) {
 }
 
 // Number of optimizer states per parameter.
-GROOVE_HD inline int num_states(OptimizerKind k) {
+GROOVE_HD constexpr int num_states(OptimizerKind k) {
   return k == OptimizerKind::sgd ? 0 : (k == OptimizerKind::momentum || k == OptimizerKind::nesterov) ? 1 : 2;
 }
 
-// The change to add to parameter p with gradient g (computed in double), updating the states
-// s1/s2 (momentum buffer, or Adam's first and second moments) in place. t: 0-based update index.
-GROOVE_HD inline double update_delta(const OptimizerHyper& h, double p, double g, double lr, double wd, std::int64_t t,
-                                     double& s1, double& s2) {
-  switch (h.kind) {
-    case OptimizerKind::sgd:
-      return -lr * (g + wd * p);
-    case OptimizerKind::momentum: {
-      s1 = h.momentum * s1 + (g + wd * p);
-      return -lr * s1;
-    }
-    case OptimizerKind::nesterov: {
-      const double gd = g + wd * p;
-      s1 = h.momentum * s1 + gd;
-      return -lr * (gd + h.momentum * s1);
-    }
-    case OptimizerKind::adam:
-    case OptimizerKind::adamw: {
-      const double gd = h.kind == OptimizerKind::adam ? g + wd * p : g;  // adam: L2; adamw: decoupled
-      s1 = h.beta1 * s1 + (1.0 - h.beta1) * gd;
-      s2 = h.beta2 * s2 + (1.0 - h.beta2) * gd * gd;
-      const double step = static_cast<double>(t + 1);
-      const double bc1 = -expm1(step * log(h.beta1));  // 1 - beta1^t without cancellation
-      const double bc2 = -expm1(step * log(h.beta2));
-      const double dir = (s1 / bc1) / (sqrt(s2 / bc2) + h.eps);
-      return h.kind == OptimizerKind::adam ? -lr * dir : -lr * (dir + wd * p);
-    }
+// Per-step constants of an update, the same for every element: Adam's bias corrections
+// 1 - beta^t (1 for the other optimizers). Computed once per launch, not per element.
+struct StepConstants {
+  double bc1 = 1.0, bc2 = 1.0;
+};
+GROOVE_HD inline StepConstants step_constants(const OptimizerHyper& h, std::int64_t t) {
+  StepConstants c;
+  if (h.kind == OptimizerKind::adam || h.kind == OptimizerKind::adamw) {
+    const double step = static_cast<double>(t + 1);
+    c.bc1 = -expm1(step * log(h.beta1));  // 1 - beta1^t without cancellation
+    c.bc2 = -expm1(step * log(h.beta2));
   }
-  return 0.0;
+  return c;
+}
+
+// Which state buffers an optimizer reads and writes.
+GROOVE_HD constexpr bool uses_state1(OptimizerKind k) {
+  return num_states(k) >= 1;
+}
+GROOVE_HD constexpr bool uses_state2(OptimizerKind k) {
+  return num_states(k) >= 2;
+}
+
+// The change to add to parameter p with gradient g (computed in double), updating the states
+// s1/s2 (momentum buffer, or Adam's first and second moments) in place. The optimizer is a
+// template parameter, so a kernel's loop has no per-element branch on it (and vectorizes).
+template <OptimizerKind K>
+GROOVE_HD inline double update_delta(const OptimizerHyper& h, const StepConstants& c, double p, double g, double lr,
+                                     double wd, double& s1, double& s2) {
+  if constexpr (K == OptimizerKind::sgd) {
+    return -lr * (g + wd * p);
+  } else if constexpr (K == OptimizerKind::momentum) {
+    s1 = h.momentum * s1 + (g + wd * p);
+    return -lr * s1;
+  } else if constexpr (K == OptimizerKind::nesterov) {
+    const double gd = g + wd * p;
+    s1 = h.momentum * s1 + gd;
+    return -lr * (gd + h.momentum * s1);
+  } else {
+    const double gd = K == OptimizerKind::adam ? g + wd * p : g;  // adam: L2; adamw: decoupled
+    s1 = h.beta1 * s1 + (1.0 - h.beta1) * gd;
+    s2 = h.beta2 * s2 + (1.0 - h.beta2) * gd * gd;
+    const double dir = (s1 / c.bc1) / (sqrt(s2 / c.bc2) + h.eps);
+    return K == OptimizerKind::adam ? -lr * dir : -lr * (dir + wd * p);
+  }
+}
+
+// Calls f(std::integral_constant<OptimizerKind, K>{}) for the runtime kind.
+template <typename F>
+inline decltype(auto) with_optimizer_kind(OptimizerKind k, F&& f) {
+  switch (k) {
+    case OptimizerKind::sgd:
+      return f(std::integral_constant<OptimizerKind, OptimizerKind::sgd>{});
+    case OptimizerKind::momentum:
+      return f(std::integral_constant<OptimizerKind, OptimizerKind::momentum>{});
+    case OptimizerKind::nesterov:
+      return f(std::integral_constant<OptimizerKind, OptimizerKind::nesterov>{});
+    case OptimizerKind::adam:
+      return f(std::integral_constant<OptimizerKind, OptimizerKind::adam>{});
+    case OptimizerKind::adamw:
+      break;
+  }
+  return f(std::integral_constant<OptimizerKind, OptimizerKind::adamw>{});
 }
 
 // p += delta in the parameter's precision; with Kahan compensation the rounding error of every

@@ -44,8 +44,9 @@ void write_grad(Tensor dst, const Tensor& src, bool accumulate, Context& ctx) {
 // ---------------------------------------------------------------------------------------------
 // linear: y = s * x @ w^T + b, and dense: y = phi(s * x @ w^T + b) (the same node functions).
 // aux: [0] per-model scale or undefined, [1] ones [1, P] (linear's bias gradient as a GEMM),
-// [2] scratch dy * s (per-model scale only), [3] dense: dz = dy * phi'.   real[0]: scalar scale;
-// real[1]: dense's slope; ints[0]: dense's Activation.
+// [2] scratch dy * s (per-model scale only).   real[0]: scalar scale; real[1]: dense's slope;
+// ints[0]: dense's Activation. dense's backward overwrites its output's gradient with dz, the
+// gradient of the pre-activation (after backward(), tape.grad of a dense output holds dz).
 
 namespace {
 void linear_forward(TapeNode& n, Tape& t) {
@@ -69,11 +70,12 @@ void linear_backward(TapeNode& n, Tape& t, const bool* accumulate) {
   Tensor dy = t.grad(n.output);  // [K, P, N]
   const bool has_bias = in(n, 2) >= 0 && t.requires_grad(in(n, 2));
   bool bias_done = false;
-  if (n.kind == static_cast<int>(OpKind::dense)) {  // dy <- dz = dy * phi'(z), and db, in one pass
+  if (n.kind == static_cast<int>(OpKind::dense)) {
+    // dz = dy * phi'(z) written over dy (the output's gradient has no other reader once this node
+    // runs: no [K, P, N] buffer for dz), and db, in one pass.
     Tensor db = has_bias ? t.grad(in(n, 2)) : Tensor();
-    ops::activation_backward_from_output(n.aux[3], db, dy, t.value(n.output), static_cast<Activation>(n.ints[0]),
-                                         false, has_bias && accumulate[2], ctx, n.real[1]);
-    dy = n.aux[3];
+    ops::activation_backward_from_output(dy, db, dy, t.value(n.output), static_cast<Activation>(n.ints[0]), false,
+                                         has_bias && accumulate[2], ctx, n.real[1]);
     bias_done = true;
   }
   Tensor g = dy;
@@ -142,7 +144,7 @@ Var record_linear(Tape& tape, OpKind kind, Var x, Var w, Var b, double scale, co
   n.real[0] = scale;
   n.real[1] = slope;
   n.ints[0] = static_cast<std::int64_t>(act);
-  n.aux.resize(4);
+  n.aux.resize(3);
   n.aux[0] = scale_per_model;
   Tensor y = Tensor::empty({k, p, nout}, wv.dtype(), ctx);
   n.output = tape.new_output(y, n).id;
@@ -152,7 +154,6 @@ Var record_linear(Tape& tape, OpKind kind, Var x, Var w, Var b, double scale, co
       ops::fill(n.aux[1], 1.0, ctx);
     }
     if (scale_per_model.defined()) n.aux[2] = Tensor::empty(y.shape(), y.dtype(), ctx);
-    if (dense) n.aux[3] = Tensor::empty(y.shape(), y.dtype(), ctx);  // dz
   }
   const int out = n.output;
   tape.record(std::move(n));

@@ -29,7 +29,8 @@ Var linear(Tape& tape, Var x, Var w, Var b, double scale = 1.0, const Tensor& sc
 // kept) and computes dz and the bias gradient in one pass (ops::activation_backward_from_output),
 // so only activations with ops'/math's activation_derivative_from_output_exact(act, slope) are
 // accepted (identity, relu, leaky_relu with slope > 0); use linear + activation for the others.
-// Same shapes as linear; the same values and gradients as linear followed by activation.
+// Same shapes as linear; the same values and gradients as linear followed by activation, except
+// that after backward() tape.grad(y) holds dz = dy * phi' (computed in place: no extra buffer).
 Var dense(Tape& tape, Var x, Var w, Var b, Activation act, double slope = 0.01, double scale = 1.0,
           const Tensor& scale_per_model = Tensor());
 

@@ -12,24 +12,35 @@ void optimizer_update(T* params, const T* grads, T* state1, T* state2, T* compen
                       const std::int32_t* step, const OptimizerHyper& hyper, Context&) {
   const std::int64_t t = *step;
   const double factor = optim_math::schedule_factor(hyper.schedule, t);
-  for (int seg = 0; seg < segments.count; ++seg) {
-    for (std::int64_t k = 0; k < segments.models; ++k) {
-      const double lr_k = lr[k] * factor, wd_k = weight_decay[k];
-      const std::int64_t begin = segments.offset[seg] + k * segments.per_model[seg];
-      parallel_chunks(segments.per_model[seg], [=](std::int64_t b, std::int64_t e) {
-        for (std::int64_t i = begin + b; i < begin + e; ++i) {
-          double s1 = state1 ? static_cast<double>(state1[i]) : 0.0;
-          double s2 = state2 ? static_cast<double>(state2[i]) : 0.0;
-          const double delta = optim_math::update_delta(hyper, static_cast<double>(params[i]),
-                                                        static_cast<double>(grads[i]), lr_k, wd_k, t, s1, s2);
-          if (state1) state1[i] = static_cast<T>(s1);
-          if (state2) state2[i] = static_cast<T>(s2);
-          params[i] = compensation ? optim_math::apply_kahan(params[i], delta, compensation[i])
-                                   : optim_math::apply_plain(params[i], delta);
-        }
-      });
+  const optim_math::StepConstants sc = optim_math::step_constants(hyper, t);
+  optim_math::with_optimizer_kind(hyper.kind, [&](auto kind) {
+    constexpr OptimizerKind K = decltype(kind)::value;
+    for (int seg = 0; seg < segments.count; ++seg) {
+      for (std::int64_t k = 0; k < segments.models; ++k) {
+        const double lr_k = lr[k] * factor, wd_k = weight_decay[k];
+        const std::int64_t begin = segments.offset[seg] + k * segments.per_model[seg];
+        parallel_chunks(segments.per_model[seg], [=](std::int64_t b, std::int64_t e) {
+          // Branch-free loop bodies: the state buffers an optimizer uses are never null (ops.cpp).
+          const auto body = [=](std::int64_t i) {
+            double s1 = optim_math::uses_state1(K) ? static_cast<double>(state1[i]) : 0.0;
+            double s2 = optim_math::uses_state2(K) ? static_cast<double>(state2[i]) : 0.0;
+            const double delta = optim_math::update_delta<K>(hyper, sc, static_cast<double>(params[i]),
+                                                             static_cast<double>(grads[i]), lr_k, wd_k, s1, s2);
+            if constexpr (optim_math::uses_state1(K)) state1[i] = static_cast<T>(s1);
+            if constexpr (optim_math::uses_state2(K)) state2[i] = static_cast<T>(s2);
+            return delta;
+          };
+          if (compensation) {
+            for (std::int64_t i = begin + b; i < begin + e; ++i)
+              params[i] = optim_math::apply_kahan(params[i], body(i), compensation[i]);
+          } else {
+#pragma omp simd
+            for (std::int64_t i = begin + b; i < begin + e; ++i) params[i] = optim_math::apply_plain(params[i], body(i));
+          }
+        });
+      }
     }
-  }
+  });
 }
 
 namespace {

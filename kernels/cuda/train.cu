@@ -10,7 +10,7 @@ namespace groove::cuda {
 namespace {
 // kernels ------------------------------------------------------------------------------------
 
-template <typename T>
+template <OptimizerKind K, typename T>
 __global__ void optimizer_kernel(T* __restrict__ params, const T* __restrict__ grads, T* __restrict__ state1,
                                  T* __restrict__ state2, T* __restrict__ compensation, std::int64_t n,
                                  ops::ParamSegments segments, const double* __restrict__ lr,
@@ -18,16 +18,17 @@ __global__ void optimizer_kernel(T* __restrict__ params, const T* __restrict__ g
                                  OptimizerHyper hyper) {
   const std::int64_t t = *step;
   const double factor = optim_math::schedule_factor(hyper.schedule, t);
+  const optim_math::StepConstants sc = optim_math::step_constants(hyper, t);
   for (std::int64_t i = global_thread(); i < n; i += grid_stride()) {
     int seg = 0;
     while (seg + 1 < segments.count && i >= segments.offset[seg + 1]) ++seg;
     const std::int64_t k = (i - segments.offset[seg]) / segments.per_model[seg];
-    double s1 = state1 ? static_cast<double>(state1[i]) : 0.0;
-    double s2 = state2 ? static_cast<double>(state2[i]) : 0.0;
-    const double delta = optim_math::update_delta(hyper, static_cast<double>(params[i]), static_cast<double>(grads[i]),
-                                                  lr[k] * factor, weight_decay[k], t, s1, s2);
-    if (state1) state1[i] = static_cast<T>(s1);
-    if (state2) state2[i] = static_cast<T>(s2);
+    double s1 = optim_math::uses_state1(K) ? static_cast<double>(state1[i]) : 0.0;
+    double s2 = optim_math::uses_state2(K) ? static_cast<double>(state2[i]) : 0.0;
+    const double delta = optim_math::update_delta<K>(hyper, sc, static_cast<double>(params[i]),
+                                                     static_cast<double>(grads[i]), lr[k] * factor, weight_decay[k], s1, s2);
+    if constexpr (optim_math::uses_state1(K)) state1[i] = static_cast<T>(s1);
+    if constexpr (optim_math::uses_state2(K)) state2[i] = static_cast<T>(s2);
     params[i] = compensation ? optim_math::apply_kahan(params[i], delta, compensation[i])
                              : optim_math::apply_plain(params[i], delta);
   }
@@ -100,8 +101,10 @@ void optimizer_update(T* params, const T* grads, T* state1, T* state2, T* compen
                       const ops::ParamSegments& segments, const double* lr, const double* weight_decay,
                       const std::int32_t* step, const OptimizerHyper& hyper, Context& ctx) {
   const cudaStream_t stream = cuda_stream(ctx);
-  optimizer_kernel<T><<<grid_for(n, ctx), kBlock, 0, stream>>>(params, grads, state1, state2, compensation, n, segments,
-                                                               lr, weight_decay, step, hyper);
+  optim_math::with_optimizer_kind(hyper.kind, [&](auto kind) {
+    optimizer_kernel<decltype(kind)::value, T><<<grid_for(n, ctx), kBlock, 0, stream>>>(
+        params, grads, state1, state2, compensation, n, segments, lr, weight_decay, step, hyper);
+  });
   GROOVE_LAUNCH_CHECK(stream, "optimizer_kernel");
 }
 
