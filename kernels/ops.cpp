@@ -132,20 +132,29 @@ void activation_backward(Tensor& dx, const Tensor& dy, const Tensor& x, Activati
   });
 }
 
+namespace {
+// A bias for x [K, rows..., N]: [K, N] or shared [N], x's dtype.
+void check_bias(const Tensor& bias, const Tensor& x, const char* op, const char* x_name) {
+  GROOVE_CHECK(bias.dtype() == x.dtype(), op, ": 'bias' is ", bias.str(), " but '", x_name, "' is ", x.str());
+  GROOVE_CHECK(x.ndim() >= 2, op, ": '", x_name, "' must be [K, ..., N], got ", x.str());
+  const std::int64_t models = x.dim(0), cols = x.dim(-1);
+  GROOVE_CHECK(
+      (bias.ndim() == 1 && bias.dim(0) == cols) || (bias.ndim() == 2 && bias.dim(0) == models && bias.dim(1) == cols),
+      op, ": 'bias' has shape ", bias.shape().str(), ", expected [", models, ", ", cols, "] or shared [", cols, "] for ",
+      x_name, " ", x.str());
+}
+}  // namespace
+
 void bias_add(Tensor& y, const Tensor& x, const Tensor& bias, Context& ctx) {
   check_float(x, "bias_add", "x");
   check_on(x, "bias_add", "x", ctx);
   check_on(bias, "bias_add", "bias", ctx);
   check_on(y, "bias_add", "y", ctx);
   check_same(y, "y", x, "x", "bias_add");
-  GROOVE_CHECK(bias.dtype() == x.dtype(), "bias_add: 'bias' is ", bias.str(), " but 'x' is ", x.str());
-  GROOVE_CHECK(x.ndim() >= 2, "bias_add: 'x' must be [K, ..., N], got ", x.str());
+  check_bias(bias, x, "bias_add", "x");
   const std::int64_t models = x.dim(0), cols = x.dim(-1);
   const std::int64_t rows = x.shape().prod(1, x.ndim() - 1);
   const bool shared = bias.ndim() == 1;
-  GROOVE_CHECK((shared && bias.dim(0) == cols) || (bias.ndim() == 2 && bias.dim(0) == models && bias.dim(1) == cols),
-               "bias_add: 'bias' has shape ", bias.shape().str(), ", expected [", models, ", ", cols, "] or shared [",
-               cols, "] for x ", x.str());
   GROOVE_DISPATCH_FLOAT(x.dtype(), "bias_add", [&] {
     GROOVE_BACKEND(ctx, bias_add<T>)(y.data<T>(), x.data<T>(), bias.data<T>(), models, rows, cols, shared, ctx);
   });
@@ -161,11 +170,7 @@ void bias_activation(Tensor& y, const Tensor& bias, Activation act, Context& ctx
   const bool shared = has_bias && bias.ndim() == 1;
   if (has_bias) {
     check_on(bias, "bias_activation", "bias", ctx);
-    GROOVE_CHECK(bias.dtype() == y.dtype(), "bias_activation: 'bias' is ", bias.str(), " but 'y' is ", y.str());
-    GROOVE_CHECK(
-        (shared && bias.dim(0) == cols) || (bias.ndim() == 2 && bias.dim(0) == models && bias.dim(1) == cols),
-        "bias_activation: 'bias' has shape ", bias.shape().str(), ", expected [", models, ", ", cols, "] or shared [",
-        cols, "] for y ", y.str());
+    check_bias(bias, y, "bias_activation", "y");
   }
   GROOVE_DISPATCH_FLOAT(y.dtype(), "bias_activation", [&] {
     GROOVE_BACKEND(ctx, bias_activation<T>)

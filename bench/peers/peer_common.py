@@ -449,6 +449,36 @@ def float64_reference(script, args, dump, steps):
     return reference
 
 
+def add_common_arguments(ap, dtype_note=""):
+    """The options every peer takes besides its own (--mode, --device, --threads): the dump, the
+    timing and the check."""
+    ap.add_argument("dump", help="folder written by `groove bench --dump`")
+    ap.add_argument("--steps", type=int, default=0,
+                    help="steps per timed repeat (default: 10000 on a GPU; on a CPU enough for ~1 s, >= 100)")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--min-time", type=float, default=1.0, help="CPU: seconds per timed repeat when --steps is not given")
+    ap.add_argument("--out", default="", help="write the result JSON here")
+    ap.add_argument("--rtol", type=float, default=RTOL, help="check: continuous columns, fraction of peak")
+    ap.add_argument("--max-examples", type=int, default=MAX_EXAMPLES, help="check: accuracies, examples")
+    ap.add_argument("--check-only", action="store_true", help="run the check and stop (no timing)")
+    ap.add_argument("--no-check", action="store_true",
+                    help="time without checking against groove (the result records the check as skipped)")
+    ap.add_argument("--save-rows", default="", metavar="FILE.npy",
+                    help="save the check rows (f64 [check_steps, K, columns]) to this .npy file")
+    ap.add_argument("--dtype", choices=["float32", "float64"], default="float32",
+                    help=f"float64{dtype_note}: the check's reference; computes and saves (--save-rows) the rows only")
+
+
+def parse_common(ap, argv):
+    """Parses argv and rejects the combinations of the common options that make no sense."""
+    args = ap.parse_args(argv)
+    if args.dtype == "float64" and not args.save_rows:
+        ap.error("--dtype float64 computes the check rows only: give --save-rows FILE.npy")
+    if args.no_check and (args.check_only or args.dtype == "float64" or args.save_rows):
+        ap.error("--no-check cannot be combined with --check-only, --dtype float64 or --save-rows")
+    return args
+
+
 def drain_interval(dump):
     """Rows per copy to the host, as groove's Monitor sizes its device ring (metrics/monitor.cpp):
     log_every, reduced so the ring of rows (f64, the per-step columns and `step`) and margins

@@ -48,30 +48,11 @@ SKIP = 77
 
 def parse_args(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("dump", help="folder written by `groove bench --dump`")
+    pc.add_common_arguments(ap)
     ap.add_argument("--mode", choices=["eager", "compile", "vmap"], default="eager")
     ap.add_argument("--device", default="cpu", help="cpu or cuda (cuda:N)")
-    ap.add_argument("--steps", type=int, default=0,
-                    help="steps per timed repeat (default: 10000 on a GPU; on a CPU enough for ~1 s, >= 100)")
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--min-time", type=float, default=1.0, help="CPU: seconds per timed repeat when --steps is not given")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (torch.set_num_threads); default: all")
-    ap.add_argument("--out", default="", help="write the result JSON here")
-    ap.add_argument("--rtol", type=float, default=pc.RTOL, help="check: continuous columns, fraction of peak")
-    ap.add_argument("--max-examples", type=int, default=pc.MAX_EXAMPLES, help="check: accuracies, examples")
-    ap.add_argument("--check-only", action="store_true", help="run the check and stop (no timing)")
-    ap.add_argument("--no-check", action="store_true",
-                    help="time without checking against groove (the result records the check as skipped)")
-    ap.add_argument("--save-rows", default="", metavar="FILE.npy",
-                    help="save the check rows (f64 [check_steps, K, columns]) to this .npy file")
-    ap.add_argument("--dtype", choices=["float32", "float64"], default="float32",
-                    help="float64: the check's reference; computes and saves (--save-rows) the rows only")
-    args = ap.parse_args(argv)
-    if args.dtype == "float64" and not args.save_rows:
-        ap.error("--dtype float64 computes the check rows only: give --save-rows FILE.npy")
-    if args.no_check and (args.check_only or args.dtype == "float64" or args.save_rows):
-        ap.error("--no-check cannot be combined with --check-only, --dtype float64 or --save-rows")
-    return args
+    return pc.parse_common(ap, argv)
 
 
 def torch_version_tuple(torch):

@@ -97,59 +97,44 @@ void class_means(T* means, const T* features, const std::int32_t* classes, std::
       n * dim);
 }
 
-// All classes of one example in one pass over its row (the row converted to double once), each
-// distance summed in lane_sum's order: bitwise the same as one lane_sum per class.
+// The classes of one example, up to kClassChunk at a time, in one pass over its row (the row
+// converted to double once per chunk), each distance summed in lane_sum's order: bitwise the same
+// as one lane_sum per class.
 template <typename T>
 void sq_distances(double* out, const T* features, const T* means, std::int64_t models, std::int64_t n, std::int64_t dim,
                   std::int64_t n_classes, Context&) {
-  constexpr std::int64_t kMaxClasses = 16;
-  if (n_classes > kMaxClasses) {  // rare: one pass per class
-    parallel_chunks(
-        models * n,
-        [=](std::int64_t begin, std::int64_t end) {
-          for (std::int64_t e = begin; e < end; ++e) {
-            const std::int64_t k = e / n;
-            const T* h = features + e * dim;
-            for (std::int64_t c = 0; c < n_classes; ++c) {
-              const T* mu = means + (k * n_classes + c) * dim;
-              out[e * n_classes + c] = lane_sum(dim, [=](std::int64_t j) {
-                const double d = static_cast<double>(h[j]) - static_cast<double>(mu[j]);
-                return d * d;
-              });
-            }
-          }
-        },
-        dim * n_classes);
-    return;
-  }
+  constexpr std::int64_t kClassChunk = 16;
   parallel_chunks(
       models * n,
       [=](std::int64_t begin, std::int64_t end) {
         for (std::int64_t e = begin; e < end; ++e) {
           const std::int64_t k = e / n;
           const T* h = features + e * dim;
-          const T* mu = means + k * n_classes * dim;
-          double acc[kMaxClasses][8] = {};
-          std::int64_t j = 0;
-          for (; j + 8 <= dim; j += 8) {
-            for (std::int64_t c = 0; c < n_classes; ++c) {
-              const T* mc = mu + c * dim + j;
+          for (std::int64_t c0 = 0; c0 < n_classes; c0 += kClassChunk) {
+            const std::int64_t nc = std::min(kClassChunk, n_classes - c0);
+            const T* mu = means + (k * n_classes + c0) * dim;
+            double acc[kClassChunk][8] = {};
+            std::int64_t j = 0;
+            for (; j + 8 <= dim; j += 8) {
+              for (std::int64_t c = 0; c < nc; ++c) {
+                const T* mc = mu + c * dim + j;
 #pragma omp simd
-              for (int l = 0; l < 8; ++l) {
-                const double d = static_cast<double>(h[j + l]) - static_cast<double>(mc[l]);
-                acc[c][l] += d * d;
+                for (int l = 0; l < 8; ++l) {
+                  const double d = static_cast<double>(h[j + l]) - static_cast<double>(mc[l]);
+                  acc[c][l] += d * d;
+                }
               }
             }
-          }
-          for (; j < dim; ++j) {
-            for (std::int64_t c = 0; c < n_classes; ++c) {
-              const double d = static_cast<double>(h[j]) - static_cast<double>(mu[c * dim + j]);
-              acc[c][j % 8] += d * d;
+            for (; j < dim; ++j) {
+              for (std::int64_t c = 0; c < nc; ++c) {
+                const double d = static_cast<double>(h[j]) - static_cast<double>(mu[c * dim + j]);
+                acc[c][j % 8] += d * d;
+              }
             }
-          }
-          for (std::int64_t c = 0; c < n_classes; ++c) {
-            const double* a = acc[c];
-            out[e * n_classes + c] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+            for (std::int64_t c = 0; c < nc; ++c) {
+              const double* a = acc[c];
+              out[e * n_classes + c0 + c] = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+            }
           }
         }
       },

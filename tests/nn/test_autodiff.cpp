@@ -152,40 +152,6 @@ TEST(Autodiff, DenseRefusesActivationsWithoutAnExactOutputDerivative) {
   }
 }
 
-TEST(Autodiff, ReluMlpUsesFusedDenseNodesAndTheirGradientsAreRight) {
-  Context ctx;
-  nn::MlpSpec spec;
-  spec.input_dim = D;
-  spec.hidden = {6, 5};
-  spec.output_dim = 2;
-  spec.activation = Activation::relu;
-  spec.parameterization = nn::Parameterization::mean_field;
-  nn::EnsembleSpec ens;
-  ens.models = K;
-  ens.seeds = {3, 4};
-  ens.gamma = {0.5, 2.0};
-  ens.dtype = DType::f64;
-  nn::Mlp mlp(ctx, spec, ens);
-  Tensor flat = mlp.params().flat_values();
-  Tensor noise = Tensor::host(flat.shape(), DType::f64);
-  ops::random_normal(noise, RngKey{6, 6, 0}, 0.0, 0.1, ctx);
-  ops::axpy(flat, noise, 1.0, ctx);
-  const Tensor x = test::random_tensor({P, D}, DType::f64, 29);
-  const Tensor labels = test::random_indices({P}, 2, 30);
-  const nn::RngRef rng{Tensor::from_vector<std::int32_t>({K}, {1, 2}), Tensor::from_vector<std::int32_t>({1}, {0}), 0};
-  {
-    Tape t(ctx);
-    mlp.forward(t, t.input(x), rng);
-    std::vector<std::string> kinds;
-    for (const TapeNode& n : t.nodes()) kinds.push_back(n.name);
-    EXPECT_EQ(kinds, (std::vector<std::string>{"dense", "dense", "linear"}));
-    EXPECT_EQ(t.tagged("features").id, t.nodes()[1].output);
-  }
-  expect_gradients_match(mlp.params(), [&](Tape& t) {
-    return nn::loss(t, mlp.forward(t, t.input(x), rng), ops::LossSpec{}, labels).loss;
-  });
-}
-
 TEST(Autodiff, AddAccumulatesIncludingTheSameVariableTwice) {
   Context ctx;
   ParamStore ps(ctx, K, DType::f64);
@@ -256,13 +222,17 @@ INSTANTIATE_TEST_SUITE_P(All, LossGrad,
                                            LossCase{"squared_targets", LossKind::squared_error, 2, true, true}),
                          [](const auto& param_info) { return std::string(param_info.param.name); });
 
-TEST(Autodiff, WholeMeanFieldMlp) {
+// A whole mean-field MLP, gradient-checked; its hidden layers are fused dense nodes where the
+// activation allows (relu) and linear + activation nodes where it does not (gelu).
+class WholeMeanFieldMlp : public ::testing::TestWithParam<Activation> {};
+
+TEST_P(WholeMeanFieldMlp, NodesAndGradients) {
   Context ctx;
   nn::MlpSpec spec;
   spec.input_dim = D;
   spec.hidden = {6, 5};
   spec.output_dim = 2;
-  spec.activation = Activation::gelu;
+  spec.activation = GetParam();
   spec.parameterization = nn::Parameterization::mean_field;
   nn::EnsembleSpec ens;
   ens.models = K;
@@ -278,10 +248,25 @@ TEST(Autodiff, WholeMeanFieldMlp) {
   const Tensor x = test::random_tensor({P, D}, DType::f64, 17);
   const Tensor labels = test::random_indices({P}, 2, 18);
   const nn::RngRef rng{Tensor::from_vector<std::int32_t>({K}, {1, 2}), Tensor::from_vector<std::int32_t>({1}, {0}), 0};
+  {
+    Tape t(ctx);
+    mlp.forward(t, t.input(x), rng);
+    std::vector<std::string> kinds;
+    for (const TapeNode& n : t.nodes()) kinds.push_back(n.name);
+    const bool fused = GetParam() == Activation::relu;
+    const std::vector<std::string> expected =
+        fused ? std::vector<std::string>{"dense", "dense", "linear"}
+              : std::vector<std::string>{"linear", "activation", "linear", "activation", "linear"};
+    EXPECT_EQ(kinds, expected);
+    EXPECT_EQ(t.tagged("features").id, t.nodes()[fused ? 1 : 3].output);
+  }
   expect_gradients_match(mlp.params(), [&](Tape& t) {
     return nn::loss(t, mlp.forward(t, t.input(x), rng), ops::LossSpec{}, labels).loss;
   });
 }
+
+INSTANTIATE_TEST_SUITE_P(FusedAndNot, WholeMeanFieldMlp, ::testing::Values(Activation::relu, Activation::gelu),
+                         [](const auto& param_info) { return std::string(ops::activation_name(param_info.param)); });
 
 TEST(Tape, GradientsOnlyWhereNeededAndNoGrad) {
   Context ctx;
